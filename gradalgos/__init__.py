@@ -1,0 +1,37 @@
+"""gradalgos: gradient algorithms for recurrent networks in JAX.
+
+>>> import jax, gradalgos as ga
+>>> cell = ga.cells.Elman(input_size=4, hidden_size=64, output_size=2)
+>>> params, state0 = cell.init(jax.random.key(0)), cell.initial_state()
+>>> loss, grads, state_T = ga.value_and_grad(ga.RTRL(), cell, params, state0, xs, targets)
+"""
+
+from gradalgos import algorithms, cells, losses
+from gradalgos.algorithms import (
+    BPTT,
+    RTRL,
+    TBPTT,
+    AbstractAlgorithm,
+    AbstractOnlineAlgorithm,
+    CheckpointedBPTT,
+    Hybrid,
+    SensitivityState,
+)
+from gradalgos.value_and_grad import value_and_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BPTT",
+    "RTRL",
+    "TBPTT",
+    "AbstractAlgorithm",
+    "AbstractOnlineAlgorithm",
+    "CheckpointedBPTT",
+    "Hybrid",
+    "SensitivityState",
+    "algorithms",
+    "cells",
+    "losses",
+    "value_and_grad",
+]

@@ -1,0 +1,269 @@
+"""Input checks, run in Python on shapes and dtypes before anything is traced or compiled.
+
+Every failure is a ``TypeError`` (wrong kind or dtype) or ``ValueError`` (wrong shape or value)
+whose message names the argument and says what was expected.
+
+NaN/inf policy: when the inputs are concrete arrays (not traced under a user's ``jit``/``vmap``),
+``xs``, float ``targets`` and ``params`` are checked for non-finite values and a ``ValueError``
+is raised. Under a user's transformation values are unknown, and NaN propagates to the loss
+and gradient as IEEE arithmetic dictates.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradalgos.cells.base import AbstractCell, Params, State
+
+__all__ = [
+    "Batch",
+    "check_cell",
+    "check_online_init",
+    "check_online_step",
+    "check_params",
+    "check_state",
+    "validate",
+]
+
+
+class Batch(NamedTuple):
+    """Validated inputs, always with a batch axis (``batched`` says whether the user gave one)."""
+
+    params: Params
+    state0: State
+    xs: jax.Array
+    targets: jax.Array
+    mask: jax.Array | None
+    batched: bool
+    state_batched: bool
+
+
+def _is_concrete(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _as_array(name: str, x: Any) -> jax.Array:
+    if isinstance(x, jax.Array):
+        return x
+    if isinstance(x, np.ndarray | np.generic | list | tuple | int | float | bool):
+        return jnp.asarray(x)
+    raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_cell(cell: Any) -> AbstractCell:
+    if not isinstance(cell, AbstractCell):
+        raise TypeError(
+            f"cell must be a gradalgos cell (an AbstractCell, e.g. ga.cells.Elman), "
+            f"got {type(cell).__name__}"
+        )
+    return cell
+
+
+@functools.lru_cache(maxsize=256)
+def _expected_params(cell: AbstractCell) -> tuple[Any, tuple[tuple[int, ...], ...]]:
+    shapes = jax.eval_shape(cell.init, jax.random.key(0))
+    leaves, treedef = jax.tree_util.tree_flatten(shapes)
+    return treedef, tuple(tuple(leaf.shape) for leaf in leaves)
+
+
+@functools.lru_cache(maxsize=256)
+def _expected_state(cell: AbstractCell) -> tuple[Any, tuple[tuple[int, ...], ...]]:
+    shapes = jax.eval_shape(cell.initial_state)
+    leaves, treedef = jax.tree_util.tree_flatten(shapes)
+    return treedef, tuple(tuple(leaf.shape) for leaf in leaves)
+
+
+def _float_dtype_of(name: str, leaves: list[Any]) -> jnp.dtype:
+    dtypes = {jnp.dtype(leaf.dtype) for leaf in leaves}
+    for dt in dtypes:
+        if not jnp.issubdtype(dt, jnp.floating):
+            raise TypeError(f"{name} must contain floating arrays, got dtype {dt}")
+    if len(dtypes) > 1:
+        raise TypeError(f"{name} mixes dtypes {sorted(map(str, dtypes))}; use one float dtype")
+    return dtypes.pop()
+
+
+def _check_finite(name: str, x: Any) -> None:
+    if _is_concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
+        raise ValueError(f"{name} contains NaN or inf; gradalgos refuses non-finite inputs")
+
+
+def check_params(cell: AbstractCell, params: Params) -> jnp.dtype:
+    """Check structure, shapes and dtype of ``params`` against ``cell.init``; return the dtype."""
+    treedef, shapes = _expected_params(cell)
+    leaves, got_def = jax.tree_util.tree_flatten(params)
+    if got_def != treedef:
+        raise ValueError(
+            f"params does not match {type(cell).__name__}.init: expected a pytree {treedef}, "
+            f"got {got_def}"
+        )
+    for i, (leaf, shape) in enumerate(zip(leaves, shapes, strict=True)):
+        if not hasattr(leaf, "shape") or tuple(leaf.shape) != shape:
+            got = _shape_str(tuple(leaf.shape)) if hasattr(leaf, "shape") else type(leaf).__name__
+            raise ValueError(f"params leaf {i} must have shape {_shape_str(shape)}, got {got}")
+    dtype = _float_dtype_of("params", leaves)
+    for leaf in leaves:
+        _check_finite("params", leaf)
+    return dtype
+
+
+def check_state(
+    cell: AbstractCell, state: State, batch: int | None, dtype: jnp.dtype, name: str = "state0"
+) -> bool:
+    """Check ``state`` against ``cell.initial_state()``; return whether it has a batch axis.
+
+    With ``batch`` given, each leaf may be unbatched (shared by all sequences) or carry a
+    leading axis of that size; all leaves must agree.
+    """
+    treedef, shapes = _expected_state(cell)
+    leaves, got_def = jax.tree_util.tree_flatten(state)
+    if got_def != treedef:
+        raise ValueError(
+            f"{name} does not match {type(cell).__name__}.initial_state(): expected a pytree "
+            f"{treedef}, got {got_def}"
+        )
+    batched = set()
+    for i, (leaf, shape) in enumerate(zip(leaves, shapes, strict=True)):
+        got = tuple(getattr(leaf, "shape", ()))
+        if got == shape:
+            batched.add(False)
+        elif batch is not None and got == (batch, *shape):
+            batched.add(True)
+        else:
+            want = _shape_str(shape)
+            if batch is not None:
+                want += f" or {_shape_str((batch, *shape))}"
+            raise ValueError(f"{name} leaf {i} must have shape {want}, got {_shape_str(got)}")
+    if len(batched) > 1:
+        raise ValueError(f"{name} mixes batched and unbatched leaves")
+    state_dtype = _float_dtype_of(name, leaves)
+    if state_dtype != dtype:
+        raise TypeError(f"{name} has dtype {state_dtype} but params have {dtype}; cast one of them")
+    return batched == {True}
+
+
+def _check_targets(cell: AbstractCell, targets: jax.Array, lead: tuple[int, ...], dtype) -> None:
+    if jnp.issubdtype(targets.dtype, jnp.integer):
+        if tuple(targets.shape) != lead:
+            raise ValueError(
+                f"integer targets (class labels) must have shape {_shape_str(lead)}, got "
+                f"{_shape_str(tuple(targets.shape))}"
+            )
+        if _is_concrete(targets):
+            t = np.asarray(targets)
+            if t.size and (t.min() < 0 or t.max() >= cell.output_size):
+                raise ValueError(
+                    f"integer targets must lie in [0, output_size={cell.output_size}), got "
+                    f"values in [{t.min()}, {t.max()}]"
+                )
+        return
+    if not jnp.issubdtype(targets.dtype, jnp.floating):
+        raise TypeError(f"targets must be a float or integer array, got dtype {targets.dtype}")
+    want = (*lead, cell.output_size)
+    if tuple(targets.shape) != want:
+        raise ValueError(
+            f"targets must have shape {_shape_str(want)} (leading axes of xs, then output_size="
+            f"{cell.output_size}), got {_shape_str(tuple(targets.shape))}"
+        )
+    if targets.dtype != dtype:
+        raise TypeError(f"targets has dtype {targets.dtype} but params have {dtype}; cast one")
+    _check_finite("targets", targets)
+
+
+def _check_mask(mask: Any, lead: tuple[int, ...]) -> jax.Array | None:
+    if mask is None:
+        return None
+    mask = _as_array("mask", mask)
+    if not (jnp.issubdtype(mask.dtype, jnp.floating) or mask.dtype == jnp.bool_):
+        raise TypeError(f"mask must be a bool or float array, got dtype {mask.dtype}")
+    if tuple(mask.shape) != lead:
+        raise ValueError(
+            f"mask must have shape {_shape_str(lead)} (the leading axes of xs), got "
+            f"{_shape_str(tuple(mask.shape))}"
+        )
+    _check_finite("mask", mask)
+    return mask
+
+
+def validate(
+    cell: Any, params: Params, state0: State, xs: Any, targets: Any, mask: Any, loss: Any
+) -> Batch:
+    """All checks of :func:`gradalgos.value_and_grad`; returns the normalised inputs."""
+    cell = check_cell(cell)
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable ℓ(y, target) -> scalar, got {loss!r}")
+    dtype = check_params(cell, params)
+    xs = _as_array("xs", xs)
+    if not jnp.issubdtype(xs.dtype, jnp.floating):
+        raise TypeError(f"xs must be a floating array, got dtype {xs.dtype}")
+    if xs.ndim not in (2, 3):
+        raise ValueError(
+            f"xs must have shape (T, input_size) or (B, T, input_size), got {xs.ndim} axes "
+            f"{_shape_str(tuple(xs.shape))}"
+        )
+    if xs.shape[-1] != cell.input_size:
+        raise ValueError(
+            f"xs must have input_size={cell.input_size} features on its last axis, got "
+            f"{_shape_str(tuple(xs.shape))}"
+        )
+    batched = xs.ndim == 3
+    lead = tuple(xs.shape[:-1])
+    if lead[-1] == 0:
+        raise ValueError("xs is an empty sequence (T = 0); need at least one step")
+    if batched and lead[0] == 0:
+        raise ValueError("xs is an empty batch (B = 0); need at least one sequence")
+    if xs.dtype != dtype:
+        raise TypeError(f"xs has dtype {xs.dtype} but params have {dtype}; cast one of them")
+    _check_finite("xs", xs)
+    targets = _as_array("targets", targets)
+    _check_targets(cell, targets, lead, dtype)
+    mask = _check_mask(mask, lead)
+    state_batched = check_state(cell, state0, lead[0] if batched else None, dtype)
+    return Batch(params, state0, xs, targets, mask, batched, state_batched)
+
+
+def check_online_init(cell: Any, params: Params, state0: State) -> None:
+    cell = check_cell(cell)
+    dtype = check_params(cell, params)
+    check_state(cell, state0, None, dtype)
+
+
+def check_online_step(
+    cell: Any, params: Params, carry: Any, xs: Any, targets: Any, mask: Any, steps: str | None
+) -> None:
+    """Checks for ``RTRL.step`` (``steps=None``: one step) and ``Hybrid.step`` (a block)."""
+    from gradalgos.algorithms.sensitivity import SensitivityState
+
+    cell = check_cell(cell)
+    dtype = check_params(cell, params)
+    if not isinstance(carry, SensitivityState):
+        raise TypeError(
+            f"carry must be the SensitivityState from init(), got {type(carry).__name__}"
+        )
+    check_state(cell, carry.state, None, dtype, name="carry.state")
+    xs = _as_array("x" if steps is None else "xs", xs)
+    want_rank = 1 if steps is None else 2
+    name = "x" if steps is None else "xs"
+    if xs.ndim != want_rank or xs.shape[-1] != cell.input_size:
+        want = "(input_size,)" if steps is None else "(h, input_size)"
+        raise ValueError(
+            f"{name} must have shape {want} with input_size={cell.input_size}, got "
+            f"{_shape_str(tuple(xs.shape))}"
+        )
+    if steps is not None and xs.shape[0] == 0:
+        raise ValueError("xs is an empty block (h = 0); need at least one step")
+    if xs.dtype != dtype:
+        raise TypeError(f"{name} has dtype {xs.dtype} but params have {dtype}; cast one of them")
+    _check_finite(name, xs)
+    lead = tuple(xs.shape[:-1])
+    _check_targets(cell, _as_array("targets", targets), lead, dtype)
+    _check_mask(mask, lead)

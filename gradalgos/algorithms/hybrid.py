@@ -1,0 +1,67 @@
+"""The fixed-size-storage BPTT/RTRL hybrid (Williams 1989; Schmidhuber 1992)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+
+from gradalgos.algorithms.online import AbstractOnlineAlgorithm
+from gradalgos.algorithms.sensitivity import SensitivityState
+from gradalgos.algorithms.sequence import Loss
+from gradalgos.cells.base import AbstractCell, Params, check_positive_int
+from gradalgos.losses import mse
+
+__all__ = ["Hybrid"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Hybrid(AbstractOnlineAlgorithm):
+    """BPTT inside blocks of ``h`` steps, RTRL's sensitivity M ``(S, P)`` carried across blocks.
+
+    Per block starting at b with carry (s_b, M_b): one reverse pass gives the in-block gradient
+    and λ = ∂L_block/∂s_b (gradient += g + λ·M_b); S reverse passes with unit cotangents on
+    s_{b+h} give D = ∂s_{b+h}/∂θ and J = ∂s_{b+h}/∂s_b, and M_{b+h} = J·M_b + D.
+
+    Time per step O(S·cost(step) + S²·P/h); with h = S (the default) and a fully connected
+    cell, O(n³). Memory O(S·P + h·S) = O(n³). Exact for every h, including h not dividing T.
+
+    Arguments:
+        block: h ≥ 1, or ``None`` for the cell's state size S.
+    """
+
+    block: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.block is not None:
+            check_positive_int("block", self.block)
+
+    def block_length(self, cell: AbstractCell) -> int:
+        return cell.state_size if self.block is None else self.block
+
+    def step(
+        self,
+        cell: AbstractCell,
+        params: Params,
+        carry: SensitivityState,
+        xs: jax.Array,
+        targets: jax.Array,
+        *,
+        loss: Loss = mse,
+        mask: jax.Array | None = None,
+    ) -> tuple[SensitivityState, jax.Array, Params]:
+        """One online block (normally h steps; any length ≥ 1 is exact).
+
+        Arguments:
+            carry: from :meth:`init` or the previous block.
+            xs: ``(h, m)``; targets: ``(h, o)`` or integer labels ``(h,)``; mask: ``(h,)`` or None.
+
+        Returns:
+            ``(carry after the block, Σ mask_t·ℓ_t over the block, its gradient w.r.t. θ)``.
+        """
+        from gradalgos._validation import check_online_step
+
+        check_online_step(cell, params, carry, xs, targets, mask, steps="block")
+        return self.advance(
+            cell, params, carry, xs, targets, loss=loss, mask=mask, single_step=False
+        )

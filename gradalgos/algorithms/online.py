@@ -1,0 +1,93 @@
+"""Base class of the online algorithms (RTRL, Hybrid): carry ``(s, M)`` forward in time."""
+
+from __future__ import annotations
+
+import abc
+
+import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
+
+from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.sensitivity import (
+    SensitivityState,
+    advance_block,
+    sensitivity_sequence,
+)
+from gradalgos.algorithms.sequence import Loss
+from gradalgos.cells.base import AbstractCell, Params, State
+
+__all__ = ["AbstractOnlineAlgorithm"]
+
+
+class AbstractOnlineAlgorithm(AbstractAlgorithm):
+    """An exact algorithm that runs forward in time, carrying M = ∂s/∂θ, so that the weights
+    can be updated while the network runs ("continually running networks").
+
+    Subclasses say how many steps make one block (:meth:`block_length`).
+    """
+
+    @abc.abstractmethod
+    def block_length(self, cell: AbstractCell) -> int:
+        """Steps advanced by one call of :meth:`advance` (1 for RTRL)."""
+
+    def init(self, cell: AbstractCell, params: Params, state0: State) -> SensitivityState:
+        """The online carry at t = 0: ``(state0, M = 0 (S, P))``. Memory O(S·P)."""
+        from gradalgos._validation import check_online_init
+
+        check_online_init(cell, params, state0)
+        theta = ravel_pytree(params)[0]
+        S = cell.state_size
+        return SensitivityState(state0, jnp.zeros((S, theta.shape[0]), theta.dtype))
+
+    def advance(
+        self,
+        cell: AbstractCell,
+        params: Params,
+        carry: SensitivityState,
+        xs: jax.Array,
+        targets: jax.Array,
+        *,
+        loss: Loss,
+        mask: jax.Array | None,
+        single_step: bool,
+    ) -> tuple[SensitivityState, jax.Array, Params]:
+        """Advance the carry over one block (validated inputs) → ``(carry, L_block, grads)``."""
+        theta, unravel_params = ravel_pytree(params)
+        s, unravel_state = ravel_pytree(carry.state)
+        if mask is None:
+            mask = jnp.ones(xs.shape[:-1], theta.dtype)
+        s, M, value, grad = advance_block(
+            cell,
+            loss,
+            unravel_params,
+            unravel_state,
+            theta,
+            s,
+            carry.sensitivity,
+            xs,
+            targets,
+            jnp.asarray(mask, theta.dtype),
+            single_step=single_step,
+            propagate=True,
+        )
+        return SensitivityState(unravel_state(s), M), value, unravel_params(grad)
+
+    def batched_value_and_grad(
+        self,
+        cell: AbstractCell,
+        params: Params,
+        state0: State,
+        xs: jax.Array,
+        targets: jax.Array,
+        mask: jax.Array,
+        loss: Loss,
+    ) -> tuple[jax.Array, Params, State]:
+        block = self.block_length(cell)
+
+        def one(s0, x, t, m):
+            return sensitivity_sequence(cell, loss, block, params, s0, x, t, m)
+
+        totals, grads, state_T = jax.vmap(one)(state0, xs, targets, mask)
+        mean = jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), grads)
+        return jnp.mean(totals), mean, state_T
