@@ -15,7 +15,7 @@ __all__ = ["cross_entropy", "mse", "sigmoid_binary_cross_entropy", "sum_squared_
 
 
 def mse(y: jax.Array, target: jax.Array) -> jax.Array:
-    """Mean over the o outputs of the squared error: ``mean((y - target)²)``. y, target: ``(o,)``."""
+    """Mean squared error over the o outputs, ``mean((y - target)²)``; y, target ``(o,)``."""
     return jnp.mean(jnp.square(y - target))
 
 
