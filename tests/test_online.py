@@ -1,0 +1,92 @@
+"""Online forms (RTRL.step, Hybrid.step) and composition with jit / vmap / caching."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import pytest
+from test_algorithms import make_data, max_rel_error
+
+import gradalgos as ga
+from gradalgos.value_and_grad import _compiled_cache_size
+
+
+@pytest.fixture(scope="module")
+def problem():
+    cell = ga.cells.Elman(input_size=3, hidden_size=4, output_size=2)
+    params, state0, xs, targets = make_data(cell, jax.random.key(1), batch=2, steps=7)
+    return cell, params, state0[0], xs[0], targets[0]
+
+
+def test_online_rtrl_per_step_gradients_sum_to_full_gradient(problem):
+    cell, params, s0, xs, targets = problem
+    full_loss, full_grads, full_state = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
+    rtrl = ga.RTRL()
+    carry = rtrl.init(cell, params, s0)
+    assert carry.sensitivity.shape == (cell.state_size, cell.num_params)
+    total, grads = 0.0, jax.tree_util.tree_map(jnp.zeros_like, params)
+    for t in range(xs.shape[0]):
+        carry, loss_t, g_t = rtrl.step(cell, params, carry, xs[t], targets[t])
+        total = total + loss_t
+        grads = jax.tree_util.tree_map(jnp.add, grads, g_t)
+    assert float(total) == pytest.approx(float(full_loss), rel=1e-13)
+    assert max_rel_error(grads, full_grads) <= 1e-10
+    assert max_rel_error(carry.state, full_state) <= 1e-13
+
+
+@pytest.mark.parametrize("h", [1, 2, 3])
+def test_online_hybrid_block_gradients_sum_to_full_gradient(problem, h):
+    cell, params, s0, xs, targets = problem
+    _, full_grads, _ = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
+    hybrid = ga.Hybrid(block=h)
+    carry = hybrid.init(cell, params, s0)
+    grads = jax.tree_util.tree_map(jnp.zeros_like, params)
+    for start in range(0, xs.shape[0], h):  # 7 steps: the last block is partial for h = 2, 3
+        block = slice(start, start + h)
+        carry, _, g = hybrid.step(cell, params, carry, xs[block], targets[block])
+        grads = jax.tree_util.tree_map(jnp.add, grads, g)
+    assert max_rel_error(grads, full_grads) <= 1e-10
+
+
+def test_online_step_jits_and_vmaps(problem):
+    cell, params, s0, xs, targets = problem
+    rtrl = ga.RTRL()
+    step = jax.jit(functools.partial(rtrl.step, cell))
+    carry = rtrl.init(cell, params, s0)
+    eager = rtrl.step(cell, params, carry, xs[0], targets[0])
+    jitted = step(params, carry, xs[0], targets[0])
+    assert max_rel_error(jitted[2], eager[2]) <= 1e-14
+    # A batch of independent streams: vmap over carry and inputs, params shared.
+    carries = jax.tree_util.tree_map(lambda a: jnp.stack([a, a]), carry)
+    batched = jax.vmap(step, in_axes=(None, 0, 0, 0))(params, carries, xs[:2], targets[:2])
+    for b in range(2):
+        single = rtrl.step(cell, params, carry, xs[b], targets[b])
+        assert (
+            max_rel_error(jax.tree_util.tree_map(lambda g, b=b: g[b], batched[2]), single[2])
+            <= 1e-14
+        )
+
+
+def test_value_and_grad_composes_with_jit_and_vmap(problem):
+    cell, params, s0, xs, targets = problem
+    ref = ga.value_and_grad(ga.RTRL(), cell, params, s0, xs, targets)
+    jitted = jax.jit(lambda p, x: ga.value_and_grad(ga.RTRL(), cell, p, s0, x, targets))(params, xs)
+    assert max_rel_error(jitted[1], ref[1]) <= 1e-14
+    # vmap over two parameter sets.
+    p2 = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), params)
+    many = jax.vmap(lambda p: ga.value_and_grad(ga.Hybrid(block=2), cell, p, s0, xs, targets))(p2)
+    assert max_rel_error(jax.tree_util.tree_map(lambda g: g[0], many[1]), ref[1]) <= 1e-10
+
+
+def test_second_call_does_not_recompile(problem):
+    cell, params, s0, xs, targets = problem
+    ga.value_and_grad(ga.Hybrid(block=3), cell, params, s0, xs, targets)
+    before = _compiled_cache_size()
+    new_params = jax.tree_util.tree_map(lambda a: a * 1.5, params)
+    ga.value_and_grad(ga.Hybrid(block=3), cell, new_params, s0, xs + 1.0, targets)
+    # An equal (not identical) algorithm and cell hash the same: still no recompilation.
+    same_cell = ga.cells.Elman(input_size=3, hidden_size=4, output_size=2)
+    ga.value_and_grad(ga.Hybrid(block=3), same_cell, params, s0, xs, targets)
+    assert _compiled_cache_size() == before
