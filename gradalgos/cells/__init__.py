@@ -1,6 +1,30 @@
 """Recurrent cells: one file per family, one interface (:class:`AbstractCell`)."""
 
 from gradalgos.cells.base import AbstractCell
+from gradalgos.cells.ctrnn import CTRNN
 from gradalgos.cells.elman import Elman
+from gradalgos.cells.function import FunctionCell
+from gradalgos.cells.gru import GRU
+from gradalgos.cells.indrnn import IndRNN
+from gradalgos.cells.irnn import IRNN
+from gradalgos.cells.jordan import Jordan
+from gradalgos.cells.lstm import LSTM
+from gradalgos.cells.registry import CELLS, get
+from gradalgos.cells.second_order import SecondOrder
+from gradalgos.cells.stack import Stack
 
-__all__ = ["AbstractCell", "Elman"]
+__all__ = [
+    "CELLS",
+    "CTRNN",
+    "GRU",
+    "IRNN",
+    "LSTM",
+    "AbstractCell",
+    "Elman",
+    "FunctionCell",
+    "IndRNN",
+    "Jordan",
+    "SecondOrder",
+    "Stack",
+    "get",
+]

@@ -1,0 +1,115 @@
+"""Continuous-time RNN (Euler-discretised), with several time scales an MTRNN
+(Yamashita & Tani 2008)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gradalgos.cells._common import (
+    check_positive_float,
+    check_sizes,
+    linear_readout,
+    readout_params,
+)
+from gradalgos.cells.activations import resolve_activation
+from gradalgos.cells.base import AbstractCell, check_positive_int, default_float
+from gradalgos.cells.initializers import scaled_normal
+
+__all__ = ["CTRNN"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CTRNN(AbstractCell):
+    """One explicit-Euler step of ``τ ⊙ dh/dt = −h + W σ(h) + U x + b``, linear read-out::
+
+        h_t = h_{t-1} + (dt / τ) ⊙ (−h_{t-1} + W σ(h_{t-1}) + U x_t + b)
+        y_t = W_out h_t + b_out
+
+    ``τ (n,)`` is fixed (a hyper-parameter, not learned), given as groups of units sharing a
+    time constant: ``taus=((8, 1.0), (4, 8.0))`` is 8 fast units (τ = 1) then 4 slow ones
+    (τ = 8). Several groups make a multiple-timescale RNN (MTRNN, Yamashita & Tani 2008;
+    here fully connected, without their restricted connectivity). With ``dt = τ`` a unit
+    forgets its past at once; ``dt > τ`` over-shoots (the Euler step is then unstable).
+
+    **Parameters** (a dict): ``U (n, m)``, ``W (n, n)``, ``b (n,)``, ``W_out (o, n)``,
+    ``b_out (o,)``; P = n² + n·m + n + o·n + o, with n = Σ counts.
+    **State**: ``h (n,)`` (the membrane potentials; the read-out sees h, not σ(h)), zeros at
+    t = 0; S = n. Cost of one step: O(n² + n·m + o·n).
+
+    Arguments:
+        input_size: m.
+        output_size: o.
+        taus: groups ``((count, tau), ...)``; n = Σ counts. Lists are accepted and stored as
+            tuples (the cell must stay hashable).
+        dt: the Euler step (default 1).
+        activation: σ, ``"tanh"`` (default), … or a callable.
+    """
+
+    input_size: int
+    output_size: int
+    taus: tuple[tuple[int, float], ...]
+    dt: float = 1.0
+    activation: str | Callable = "tanh"
+
+    def __post_init__(self) -> None:
+        check_sizes(self, "input_size", "output_size")
+        object.__setattr__(self, "taus", _normalise_taus(self.taus))
+        check_positive_float("dt", self.dt)
+        resolve_activation(self.activation)
+
+    @property
+    def hidden_size(self) -> int:
+        """n = Σ counts."""
+        return sum(count for count, _ in self.taus)
+
+    def time_constants(self, dtype: Any = None) -> jax.Array:
+        """τ ``(n,)``, each group's tau repeated count times."""
+        tau = np.concatenate([np.full(count, tau) for count, tau in self.taus])
+        return jnp.asarray(tau, default_float(dtype))
+
+    def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
+        dtype = default_float(dtype)
+        n, m, o = self.hidden_size, self.input_size, self.output_size
+        k_in, k_rec, k_out = jax.random.split(key, 3)
+        return {
+            "U": scaled_normal(k_in, (n, m), m, dtype),
+            "W": scaled_normal(k_rec, (n, n), n, dtype),
+            "b": jnp.zeros((n,), dtype),
+            **readout_params(k_out, n, o, dtype),
+        }
+
+    def initial_state(self, dtype: Any = None) -> jax.Array:
+        return jnp.zeros((self.hidden_size,), default_float(dtype))
+
+    def step(
+        self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        act = resolve_activation(self.activation)
+        rate = self.dt / self.time_constants(state.dtype)
+        drive = params["W"] @ act(state) + params["U"] @ x + params["b"]
+        h = state + rate * (drive - state)
+        return h, linear_readout(params, h)
+
+
+def _normalise_taus(taus: Any) -> tuple[tuple[int, float], ...]:
+    """``taus`` as a tuple of ``(count, tau)`` tuples, checked."""
+    if not isinstance(taus, tuple | list) or not taus:
+        raise TypeError(
+            f"taus must be a non-empty tuple of (count, tau) pairs, e.g. ((8, 1.0), (4, 8.0)), "
+            f"got {taus!r}"
+        )
+    groups = []
+    for i, group in enumerate(taus):
+        if not isinstance(group, tuple | list) or len(group) != 2:
+            raise TypeError(f"taus[{i}] must be a (count, tau) pair, got {group!r}")
+        count, tau = group
+        check_positive_int(f"taus[{i}] count", count)
+        check_positive_float(f"taus[{i}] tau", tau)
+        groups.append((count, float(tau)))
+    return tuple(groups)
