@@ -1,0 +1,183 @@
+"""Online training on one long stream, never reset ("continually running networks").
+
+The weights change while the network runs: RTRL updates them after every step, the Hybrid
+after every block of h steps, TBPTT(k) after every k steps (back-propagating through that
+chunk only, the state entering it a constant). RTRL and the Hybrid carry the sensitivity
+M = ∂s/∂θ across updates, as in Williams & Zipser (1989): with a learning rate of 0 the
+per-block gradients sum to the exact gradient of the whole stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.online import AbstractOnlineAlgorithm
+from gradalgos.algorithms.rtrl import RTRL
+from gradalgos.algorithms.tbptt import TBPTT
+from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
+from gradalgos.tasks.base import AbstractTask, Batch
+from gradalgos.training.common import TrainResult, check_batch, check_setup, default_every
+from gradalgos.training.evaluate import evaluate
+from gradalgos.training.progress import Loop
+
+__all__ = ["block_length", "train_online"]
+
+
+def block_length(algorithm: AbstractAlgorithm, cell: AbstractCell) -> int:
+    """Steps between two weight updates: 1 (RTRL), h (Hybrid), k (TBPTT(k))."""
+    if isinstance(algorithm, AbstractOnlineAlgorithm):
+        return algorithm.block_length(cell)
+    if isinstance(algorithm, TBPTT):
+        if algorithm.window != algorithm.k1:
+            raise ValueError(
+                f"online training supports TBPTT(k) = TBPTT(k, k) only, got k1={algorithm.k1}, "
+                f"k2={algorithm.k2}"
+            )
+        return algorithm.k1
+    raise ValueError(
+        f"algorithm {type(algorithm).__name__} cannot train online (it needs the whole "
+        "sequence); use RTRL(), Hybrid() or TBPTT(k)"
+    )
+
+
+def _init_carry(algorithm: AbstractAlgorithm, cell: AbstractCell, params: Params) -> Any:
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    state0 = cell.initial_state(dtype)
+    if isinstance(algorithm, AbstractOnlineAlgorithm):
+        return algorithm.init(cell, params, state0)
+    return state0
+
+
+def _block_grad(
+    algorithm: AbstractAlgorithm,
+    cell: AbstractCell,
+    loss: Any,
+    params: Params,
+    carry: Any,
+    block: Batch,
+) -> tuple[Any, jax.Array, Params]:
+    """``(carry', Σ mask·ℓ over the block, its gradient)`` for one block ``(h, ·)``."""
+    xs, targets, mask = block
+    if isinstance(algorithm, RTRL):
+        return algorithm.step(cell, params, carry, xs[0], targets[0], loss=loss, mask=mask[0])
+    if isinstance(algorithm, AbstractOnlineAlgorithm):
+        return algorithm.step(cell, params, carry, xs, targets, loss=loss, mask=mask)
+    state: State = jax.tree_util.tree_map(lambda s: s[None], carry)
+    value, grads, state = algorithm.batched_value_and_grad(
+        cell, params, state, xs[None], targets[None], mask[None], loss
+    )
+    return jax.tree_util.tree_map(lambda s: s[0], state), value, grads
+
+
+def make_run(
+    task: AbstractTask,
+    cell: AbstractCell,
+    algorithm: AbstractAlgorithm,
+    tx: optax.GradientTransformation,
+):
+    """``run(params, opt_state, carry, blocks) -> (params, opt_state, carry, losses, norms)``:
+    ``lax.scan`` over U blocks (leaves ``(U, h, ·)``), one optimiser step after each."""
+
+    def body(c, block):
+        params, opt_state, carry = c
+        carry, value, grads = _block_grad(algorithm, cell, task.loss, params, carry, block)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state, carry), (value, optax.global_norm(grads))
+
+    def run(params, opt_state, carry, blocks):
+        (params, opt_state, carry), (values, norms) = jax.lax.scan(
+            body, (params, opt_state, carry), blocks
+        )
+        return params, opt_state, carry, values, norms
+
+    return run
+
+
+def train_online(
+    task: AbstractTask | str,
+    cell: AbstractCell,
+    algorithm: AbstractAlgorithm,
+    optimizer: str | optax.GradientTransformation = "adam",
+    steps: int = 10_000,
+    *,
+    key: jax.Array,
+    learning_rate: float = 1e-3,
+    clip: float | None = None,
+    params: Params | None = None,
+    log_every: int | None = None,
+    eval_batch_size: int = 512,
+    max_time: float | None = None,
+    progress: bool = True,
+    dtype: Any = None,
+) -> TrainResult:
+    """Train ``cell`` online on one stream of ``steps`` time steps (``task.stream``).
+
+    The stream is cut into blocks of h = :func:`block_length` steps (a last partial block is
+    dropped); after each block the optimiser applies that block's gradient (of Σ mask·ℓ over
+    the block, not normalised). The network state (and M for RTRL/Hybrid) is never reset.
+
+    Arguments:
+        algorithm: ``RTRL()`` (update every step), ``Hybrid(block=h)`` (every h steps) or
+            ``TBPTT(k)`` (every k steps; truncated, biased). Other algorithms raise ValueError.
+        steps: length of the stream (time steps, ≥ h).
+        log_every: time steps between two records (rounded up to whole blocks; default ≈
+            ``steps / 20``); each record also evaluates on a fixed test batch of fresh
+            episodes (``task.test_sample``, from the initial state).
+        Other arguments as in :func:`gradalgos.training.train`.
+
+    Returns:
+        :class:`TrainResult`; ``history.step`` counts time steps and ``history.loss`` is the
+        prequential loss: mean per scored step over the steps since the previous record.
+    """
+    task, tx, params = check_setup(
+        task, cell, algorithm, optimizer, steps=steps, key=key, learning_rate=learning_rate,
+        clip=clip, params=params, dtype=dtype,
+    )  # fmt: skip
+    h = block_length(algorithm, cell)
+    if steps < h:
+        raise ValueError(f"steps={steps} is shorter than one block of h={h} steps")
+    log_every = default_every(steps) if log_every is None else log_every
+    check_positive_int("log_every", log_every)
+    check_positive_int("eval_batch_size", eval_batch_size)
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    n_blocks = steps // h
+    per_record = -(-log_every // h)  # blocks between two records
+    stream = task.stream(jax.random.fold_in(key, 1), n_blocks * h, dtype)
+    check_batch(task, cell, params, stream)
+    blocks = Batch(*(np.asarray(a).reshape((n_blocks, h, *a.shape[1:])) for a in stream))
+    test = task.test_sample(jax.random.fold_in(key, 2), eval_batch_size, dtype)
+
+    opt_state = tx.init(params)
+    carry = _init_carry(algorithm, cell, params)
+    run = jax.jit(make_run(task, cell, algorithm, tx))
+    compiled: dict[int, Any] = {}
+
+    def run_eval() -> tuple[float, float]:
+        loss, metric = evaluate(task, cell, params, test)
+        return float(loss), float(metric)
+
+    loop = Loop(n_blocks * h, run_eval, max_time=max_time, progress=progress,
+                desc=f"online {type(algorithm).__name__}")  # fmt: skip
+    loop.evaluate(0)
+    for lo in range(0, n_blocks, per_record):
+        chunk = Batch(*(a[lo : lo + per_record] for a in blocks))
+        U = chunk.xs.shape[0]
+        if U not in compiled:  # compile outside the clock (at most two sizes)
+            compiled[U] = run.lower(params, opt_state, carry, chunk).compile()
+        params, opt_state, carry, values, norms = loop.timed(
+            compiled[U], params, opt_state, carry, chunk
+        )
+        scored = max(float(np.sum(chunk.mask)), 1.0)
+        loss = float(jnp.sum(values)) / scored
+        loop.record((lo + U) * h, loss, float(jnp.max(norms)), U * h)
+        loop.evaluate((lo + U) * h)
+        if loop.out_of_time():
+            break
+    return TrainResult(params, loop.close(), opt_state)
