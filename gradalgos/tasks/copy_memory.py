@@ -46,7 +46,7 @@ class Copy(ClassificationTask):
         dtype = float_dtype(dtype)
         K, L, D = self.symbols, self.length, self.delay
         B, T = batch_size, 2 * L + self.delay
-        data = jax.random.randint(key, (B, L), 0, K)
+        data = jax.random.randint(key, (B, L), 0, K, jnp.int32)
         blank = jnp.full((B, T), K, jnp.int32)
         inputs = blank.at[:, :L].set(data).at[:, L + D - 1].set(K + 1)
         targets = blank.at[:, L + D :].set(data)

@@ -47,7 +47,7 @@ def make_update(
             cell, params, state0, xs, targets, weights, task.loss
         )
         updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value, optax.global_norm(grads)
+        return optax.apply_updates(params, updates), opt_state, value, optax.tree.norm(grads)
 
     return update
 
@@ -67,6 +67,7 @@ def train(
     eval_every: int | None = None,
     eval_batch_size: int = 512,
     max_time: float | None = None,
+    stop_at: float | None = None,
     progress: bool = True,
     dtype: Any = None,
 ) -> TrainResult:
@@ -89,6 +90,7 @@ def train(
         eval_every: updates between evaluations on a fixed test batch of ``eval_batch_size``
             (``task.test_sample``); default ≈ 20 evaluations.
         max_time: stop once this many seconds of training have passed (None: no limit).
+        stop_at: stop once a test metric is better than this (e.g. MSE 0.01; None: never).
         progress: show a tqdm progress bar. dtype: float dtype (default JAX's default float).
 
     Returns:
@@ -121,14 +123,15 @@ def train(
         return float(loss), float(metric)
 
     desc = type(algorithm).__name__
-    loop = Loop(steps, run_eval, max_time=max_time, progress=progress, desc=desc)
+    loop = Loop(steps, run_eval, max_time=max_time, progress=progress, stop_at=stop_at,
+                higher_is_better=task.higher_is_better, desc=desc)  # fmt: skip
     loop.evaluate(0)
     for i in range(1, steps + 1):
         k_i = jax.random.fold_in(k_data, i)
         params, opt_state, value, gnorm = loop.timed(update, params, opt_state, k_i)
         loop.record(i, float(value), float(gnorm), 1)
-        if i % eval_every == 0 or i == steps or loop.out_of_time():
+        if i % eval_every == 0 or i == steps or loop.done():
             loop.evaluate(i)
-        if loop.out_of_time():
+        if loop.done():
             break
     return TrainResult(params, loop.close(), opt_state)

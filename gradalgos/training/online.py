@@ -89,7 +89,7 @@ def make_run(
         carry, value, grads = _block_grad(algorithm, cell, task.loss, params, carry, block)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return (params, opt_state, carry), (value, optax.global_norm(grads))
+        return (params, opt_state, carry), (value, optax.tree.norm(grads))
 
     def run(params, opt_state, carry, blocks):
         (params, opt_state, carry), (values, norms) = jax.lax.scan(
@@ -114,6 +114,7 @@ def train_online(
     log_every: int | None = None,
     eval_batch_size: int = 512,
     max_time: float | None = None,
+    stop_at: float | None = None,
     progress: bool = True,
     dtype: Any = None,
 ) -> TrainResult:
@@ -163,7 +164,8 @@ def train_online(
         loss, metric = evaluate(task, cell, params, test)
         return float(loss), float(metric)
 
-    loop = Loop(n_blocks * h, run_eval, max_time=max_time, progress=progress,
+    loop = Loop(n_blocks * h, run_eval, max_time=max_time, progress=progress, stop_at=stop_at,
+                higher_is_better=task.higher_is_better,
                 desc=f"online {type(algorithm).__name__}")  # fmt: skip
     loop.evaluate(0)
     for lo in range(0, n_blocks, per_record):
@@ -178,6 +180,6 @@ def train_online(
         loss = float(jnp.sum(values)) / scored
         loop.record((lo + U) * h, loss, float(jnp.max(norms)), U * h)
         loop.evaluate((lo + U) * h)
-        if loop.out_of_time():
+        if loop.done():
             break
     return TrainResult(params, loop.close(), opt_state)

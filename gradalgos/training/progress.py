@@ -18,6 +18,8 @@ class Loop:
     """Times training work, evaluates on a schedule and shows a tqdm bar.
 
     ``evaluate()`` returns ``(loss, metric)``; its time is not counted as training time.
+    Training stops after ``max_time`` seconds, or once an evaluation's metric is better than
+    ``stop_at`` (below it, or above it when ``higher_is_better``).
     """
 
     def __init__(
@@ -28,11 +30,16 @@ class Loop:
         max_time: float | None,
         progress: bool,
         desc: str,
+        stop_at: float | None = None,
+        higher_is_better: bool = False,
     ) -> None:
         self.recorder = Recorder()
         self.elapsed = 0.0
         self._evaluate = evaluate
         self._max_time = max_time
+        self._stop_at = stop_at
+        self._sign = -1.0 if higher_is_better else 1.0
+        self.reached = False
         self._bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
 
     def timed(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -49,10 +56,13 @@ class Loop:
     def evaluate(self, step: int) -> None:
         loss, metric = self._evaluate()
         self.recorder.eval(step, self.elapsed, loss, metric)
+        if self._stop_at is not None and self._sign * (metric - self._stop_at) < 0:
+            self.reached = True
         self._bar.set_postfix(loss=f"{loss:.4g}", metric=f"{metric:.4g}")
 
-    def out_of_time(self) -> bool:
-        return self._max_time is not None and self.elapsed >= self._max_time
+    def done(self) -> bool:
+        """Out of time (``max_time``) or the metric passed ``stop_at``."""
+        return self.reached or (self._max_time is not None and self.elapsed >= self._max_time)
 
     def close(self) -> History:
         self._bar.close()
