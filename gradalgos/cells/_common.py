@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from gradalgos.cells.base import check_positive_int
+from gradalgos.cells.activations import resolve_activation
+from gradalgos.cells.base import check_positive_int, default_float
 from gradalgos.cells.initializers import scaled_normal
 
 __all__ = [
+    "activate_and_read",
+    "check_fields",
     "check_positive_float",
-    "check_sizes",
     "gate_params",
+    "input_readout_params",
     "linear_readout",
     "readout_params",
+    "zeros_state",
 ]
 
+SIZE_FIELDS = ("input_size", "hidden_size", "output_size")
 
-def check_sizes(cell: Any, *names: str) -> None:
-    """``check_positive_int`` on each named field of ``cell``."""
-    for name in names:
-        check_positive_int(name, getattr(cell, name))
+
+def check_fields(cell: Any) -> None:
+    """Check the common fields a cell dataclass has: the sizes (positive ints, ``TypeError`` /
+    ``ValueError`` naming the field) and ``activation`` (a known name or a callable)."""
+    fields = {field.name for field in dataclasses.fields(cell)}
+    for name in SIZE_FIELDS:
+        if name in fields:
+            check_positive_int(name, getattr(cell, name))
+    if "activation" in fields:
+        resolve_activation(cell.activation)
 
 
 def check_positive_float(name: str, value: Any) -> None:
@@ -41,6 +54,32 @@ def readout_params(key: jax.Array, n: int, o: int, dtype: Any) -> dict[str, jax.
 def linear_readout(params: dict[str, jax.Array], h: jax.Array) -> jax.Array:
     """``y = W_out h + b_out``: ``h (n,)`` → ``y (o,)``. O(o·n)."""
     return params["W_out"] @ h + params["b_out"]
+
+
+def input_readout_params(
+    key: jax.Array, n: int, m: int, o: int, dtype: Any
+) -> dict[str, jax.Array]:
+    """``W_in (n, m)`` ~ N(0, 1/m), ``b (n,)`` = 0 and the read-out's ``W_out (o, n)``,
+    ``b_out (o,)``: all but the recurrent weights of a simple recurrent layer."""
+    k_in, k_out = jax.random.split(key)
+    return {
+        "W_in": scaled_normal(k_in, (n, m), m, dtype),
+        "b": jnp.zeros((n,), dtype),
+        **readout_params(k_out, n, o, dtype),
+    }
+
+
+def zeros_state(n: int, dtype: Any = None) -> jax.Array:
+    """A zero hidden state ``(n,)`` of ``default_float(dtype)``."""
+    return jnp.zeros((n,), default_float(dtype))
+
+
+def activate_and_read(
+    activation: str | Callable, params: dict[str, jax.Array], pre: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """``h = act(pre)`` and ``(h, W_out h + b_out)``. O(n + o·n)."""
+    h = resolve_activation(activation)(pre)
+    return h, linear_readout(params, h)
 
 
 def gate_params(key: jax.Array, gates: int, n: int, m: int, dtype: Any) -> dict[str, jax.Array]:

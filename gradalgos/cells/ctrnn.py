@@ -12,10 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos.cells._common import (
+    check_fields,
     check_positive_float,
-    check_sizes,
+    input_readout_params,
     linear_readout,
-    readout_params,
+    zeros_state,
 )
 from gradalgos.cells.activations import resolve_activation
 from gradalgos.cells.base import AbstractCell, check_positive_int, default_float
@@ -26,9 +27,10 @@ __all__ = ["CTRNN"]
 
 @dataclasses.dataclass(frozen=True)
 class CTRNN(AbstractCell):
-    """One explicit-Euler step of ``τ ⊙ dh/dt = −h + W σ(h) + U x + b``, linear read-out::
+    """One explicit-Euler step of ``τ ⊙ dh/dt = −h + W_rec σ(h) + W_in x + b``, linear
+    read-out::
 
-        h_t = h_{t-1} + (dt / τ) ⊙ (−h_{t-1} + W σ(h_{t-1}) + U x_t + b)
+        h_t = h_{t-1} + (dt / τ) ⊙ (−h_{t-1} + W_rec σ(h_{t-1}) + W_in x_t + b)
         y_t = W_out h_t + b_out
 
     ``τ (n,)`` is fixed (a hyper-parameter, not learned), given as groups of units sharing a
@@ -37,7 +39,7 @@ class CTRNN(AbstractCell):
     here fully connected, without their restricted connectivity). With ``dt = τ`` a unit
     forgets its past at once; ``dt > τ`` over-shoots (the Euler step is then unstable).
 
-    **Parameters** (a dict): ``U (n, m)``, ``W (n, n)``, ``b (n,)``, ``W_out (o, n)``,
+    **Parameters** (a dict): ``W_in (n, m)``, ``W_rec (n, n)``, ``b (n,)``, ``W_out (o, n)``,
     ``b_out (o,)``; P = n² + n·m + n + o·n + o, with n = Σ counts.
     **State**: ``h (n,)`` (the membrane potentials; the read-out sees h, not σ(h)), zeros at
     t = 0; S = n. Cost of one step: O(n² + n·m + o·n).
@@ -58,10 +60,9 @@ class CTRNN(AbstractCell):
     activation: str | Callable = "tanh"
 
     def __post_init__(self) -> None:
-        check_sizes(self, "input_size", "output_size")
+        check_fields(self)
         object.__setattr__(self, "taus", _normalise_taus(self.taus))
         check_positive_float("dt", self.dt)
-        resolve_activation(self.activation)
 
     @property
     def hidden_size(self) -> int:
@@ -76,23 +77,19 @@ class CTRNN(AbstractCell):
     def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
         dtype = default_float(dtype)
         n, m, o = self.hidden_size, self.input_size, self.output_size
-        k_in, k_rec, k_out = jax.random.split(key, 3)
-        return {
-            "U": scaled_normal(k_in, (n, m), m, dtype),
-            "W": scaled_normal(k_rec, (n, n), n, dtype),
-            "b": jnp.zeros((n,), dtype),
-            **readout_params(k_out, n, o, dtype),
-        }
+        k_rec, k_rest = jax.random.split(key)
+        W_rec = scaled_normal(k_rec, (n, n), n, dtype)
+        return {"W_rec": W_rec, **input_readout_params(k_rest, n, m, o, dtype)}
 
     def initial_state(self, dtype: Any = None) -> jax.Array:
-        return jnp.zeros((self.hidden_size,), default_float(dtype))
+        return zeros_state(self.hidden_size, dtype)
 
     def step(
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         act = resolve_activation(self.activation)
         rate = self.dt / self.time_constants(state.dtype)
-        drive = params["W"] @ act(state) + params["U"] @ x + params["b"]
+        drive = params["W_rec"] @ act(state) + params["W_in"] @ x + params["b"]
         h = state + rate * (drive - state)
         return h, linear_readout(params, h)
 

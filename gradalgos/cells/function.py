@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradalgos.cells._common import check_sizes
+from gradalgos.cells._common import check_fields
 from gradalgos.cells.base import AbstractCell, Params, State, default_float
 
 __all__ = ["FunctionCell"]
@@ -67,7 +67,7 @@ class FunctionCell(AbstractCell):
         for name in ("step_fn", "init_fn", "initial_state_fn"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name} must be callable, got {getattr(self, name)!r}")
-        check_sizes(self, "input_size", "output_size")
+        check_fields(self)
 
     def init(self, key: jax.Array, dtype: Any = None) -> Params:
         return _cast_floats(self.init_fn(key), dtype)

@@ -8,7 +8,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradalgos.cells._common import check_sizes, gate_params, linear_readout, readout_params
+from gradalgos.cells._common import (
+    check_fields,
+    gate_params,
+    linear_readout,
+    readout_params,
+    zeros_state,
+)
 from gradalgos.cells.base import AbstractCell, default_float
 
 __all__ = ["GRU"]
@@ -39,7 +45,7 @@ class GRU(AbstractCell):
     output_size: int
 
     def __post_init__(self) -> None:
-        check_sizes(self, "input_size", "hidden_size", "output_size")
+        check_fields(self)
 
     def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
         dtype = default_float(dtype)
@@ -48,7 +54,7 @@ class GRU(AbstractCell):
         return gate_params(k_gates, 3, n, m, dtype) | readout_params(k_out, n, o, dtype)
 
     def initial_state(self, dtype: Any = None) -> jax.Array:
-        return jnp.zeros((self.hidden_size,), default_float(dtype))
+        return zeros_state(self.hidden_size, dtype)
 
     def step(
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from gradalgos.cells._common import check_sizes, linear_readout, readout_params
-from gradalgos.cells.activations import resolve_activation
+from gradalgos.cells._common import (
+    activate_and_read,
+    check_fields,
+    input_readout_params,
+    zeros_state,
+)
 from gradalgos.cells.base import AbstractCell, default_float
-from gradalgos.cells.initializers import scaled_normal
 
 __all__ = ["IndRNN"]
 
@@ -45,8 +47,7 @@ class IndRNN(AbstractCell):
     u_range: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
-        check_sizes(self, "input_size", "hidden_size", "output_size")
-        resolve_activation(self.activation)
+        check_fields(self)
         if not (
             isinstance(self.u_range, tuple)
             and len(self.u_range) == 2
@@ -60,21 +61,15 @@ class IndRNN(AbstractCell):
     def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
         dtype = default_float(dtype)
         n, m, o = self.hidden_size, self.input_size, self.output_size
-        k_in, k_u, k_out = jax.random.split(key, 3)
-        low, high = self.u_range
-        return {
-            "W_in": scaled_normal(k_in, (n, m), m, dtype),
-            "u": jax.random.uniform(k_u, (n,), dtype, low, high),
-            "b": jnp.zeros((n,), dtype),
-            **readout_params(k_out, n, o, dtype),
-        }
+        k_u, k_rest = jax.random.split(key)
+        u = jax.random.uniform(k_u, (n,), dtype, *self.u_range)
+        return {"u": u, **input_readout_params(k_rest, n, m, o, dtype)}
 
     def initial_state(self, dtype: Any = None) -> jax.Array:
-        return jnp.zeros((self.hidden_size,), default_float(dtype))
+        return zeros_state(self.hidden_size, dtype)
 
     def step(
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
-        act = resolve_activation(self.activation)
-        h = act(params["u"] * state + params["W_in"] @ x + params["b"])
-        return h, linear_readout(params, h)
+        pre = params["u"] * state + params["W_in"] @ x + params["b"]
+        return activate_and_read(self.activation, params, pre)

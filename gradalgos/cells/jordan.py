@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 
-from gradalgos.cells._common import check_sizes, linear_readout, readout_params
-from gradalgos.cells.activations import resolve_activation
+from gradalgos.cells._common import (
+    activate_and_read,
+    check_fields,
+    input_readout_params,
+    zeros_state,
+)
 from gradalgos.cells.base import AbstractCell, default_float
 from gradalgos.cells.initializers import scaled_normal
 
@@ -45,27 +48,21 @@ class Jordan(AbstractCell):
     activation: str | Callable = "tanh"
 
     def __post_init__(self) -> None:
-        check_sizes(self, "input_size", "hidden_size", "output_size")
-        resolve_activation(self.activation)
+        check_fields(self)
 
     def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
         dtype = default_float(dtype)
         n, m, o = self.hidden_size, self.input_size, self.output_size
-        k_in, k_rec, k_out = jax.random.split(key, 3)
-        return {
-            "W_in": scaled_normal(k_in, (n, m), m, dtype),
-            "W_rec": scaled_normal(k_rec, (n, o), o, dtype),
-            "b": jnp.zeros((n,), dtype),
-            **readout_params(k_out, n, o, dtype),
-        }
+        k_rec, k_rest = jax.random.split(key)
+        W_rec = scaled_normal(k_rec, (n, o), o, dtype)
+        return {"W_rec": W_rec, **input_readout_params(k_rest, n, m, o, dtype)}
 
     def initial_state(self, dtype: Any = None) -> jax.Array:
-        return jnp.zeros((self.output_size,), default_float(dtype))
+        return zeros_state(self.output_size, dtype)
 
     def step(
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
-        act = resolve_activation(self.activation)
-        h = act(params["W_rec"] @ state + params["W_in"] @ x + params["b"])
-        y = linear_readout(params, h)
+        pre = params["W_rec"] @ state + params["W_in"] @ x + params["b"]
+        _, y = activate_and_read(self.activation, params, pre)
         return y, y

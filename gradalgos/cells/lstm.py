@@ -9,7 +9,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradalgos.cells._common import check_sizes, gate_params, linear_readout, readout_params
+from gradalgos.cells._common import (
+    check_fields,
+    gate_params,
+    linear_readout,
+    readout_params,
+    zeros_state,
+)
 from gradalgos.cells.base import AbstractCell, default_float
 from gradalgos.cells.initializers import scaled_normal
 
@@ -51,7 +57,7 @@ class LSTM(AbstractCell):
     forget_bias: float = 1.0
 
     def __post_init__(self) -> None:
-        check_sizes(self, "input_size", "hidden_size", "output_size")
+        check_fields(self)
         if not isinstance(self.peepholes, bool):
             raise TypeError(f"peepholes must be a bool, got {self.peepholes!r}")
 
@@ -66,7 +72,7 @@ class LSTM(AbstractCell):
         return params | readout_params(k_out, n, o, dtype)
 
     def initial_state(self, dtype: Any = None) -> tuple[jax.Array, jax.Array]:
-        zeros = jnp.zeros((self.hidden_size,), default_float(dtype))
+        zeros = zeros_state(self.hidden_size, dtype)
         return zeros, zeros
 
     def step(

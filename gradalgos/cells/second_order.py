@@ -9,8 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradalgos.cells._common import check_sizes, linear_readout, readout_params
-from gradalgos.cells.activations import resolve_activation
+from gradalgos.cells._common import activate_and_read, check_fields, readout_params
 from gradalgos.cells.base import AbstractCell, default_float
 from gradalgos.cells.initializers import scaled_normal
 
@@ -45,18 +44,14 @@ class SecondOrder(AbstractCell):
     activation: str | Callable = "sigmoid"
 
     def __post_init__(self) -> None:
-        check_sizes(self, "input_size", "hidden_size", "output_size")
-        resolve_activation(self.activation)
+        check_fields(self)
 
     def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
         dtype = default_float(dtype)
         n, m, o = self.hidden_size, self.input_size, self.output_size
         k_w, k_out = jax.random.split(key)
-        return {
-            "W": scaled_normal(k_w, (n, n, m), n * m, dtype),
-            "b": jnp.zeros((n,), dtype),
-            **readout_params(k_out, n, o, dtype),
-        }
+        W = scaled_normal(k_w, (n, n, m), n * m, dtype)
+        return {"W": W, "b": jnp.zeros((n,), dtype), **readout_params(k_out, n, o, dtype)}
 
     def initial_state(self, dtype: Any = None) -> jax.Array:
         return jnp.zeros((self.hidden_size,), default_float(dtype)).at[0].set(1)
@@ -64,6 +59,5 @@ class SecondOrder(AbstractCell):
     def step(
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
-        act = resolve_activation(self.activation)
-        h = act(jnp.einsum("ijk,j,k->i", params["W"], state, x) + params["b"])
-        return h, linear_readout(params, h)
+        pre = jnp.einsum("ijk,j,k->i", params["W"], state, x) + params["b"]
+        return activate_and_read(self.activation, params, pre)
