@@ -25,7 +25,10 @@ def test_online_rtrl_per_step_gradients_sum_to_full_gradient(problem):
     full_loss, full_grads, full_state = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
     rtrl = ga.RTRL()
     carry = rtrl.init(cell, params, s0)
-    assert carry.sensitivity.shape == (cell.state_size, cell.num_params)
+    S = cell.state_size
+    assert {k: m.shape for k, m in carry.sensitivity.items()} == {
+        k: (S, *p.shape) for k, p in params.items()
+    }
     total, grads = 0.0, jax.tree_util.tree_map(jnp.zeros_like, params)
     for t in range(xs.shape[0]):
         carry, loss_t, g_t = rtrl.step(cell, params, carry, xs[t], targets[t])

@@ -13,6 +13,7 @@ from gradalgos.algorithms.sensitivity import (
     SensitivityState,
     advance_block,
     sensitivity_sequence,
+    zero_sensitivity,
 )
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
@@ -32,13 +33,12 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         """Steps advanced by one call of :meth:`advance` (1 for RTRL)."""
 
     def init(self, cell: AbstractCell, params: Params, state0: State) -> SensitivityState:
-        """The online carry at t = 0: ``(state0, M = 0 (S, P))``. Memory O(S·P)."""
+        """The online carry at t = 0: ``(state0, M = 0)``, M's leaves ``(S, *leaf.shape)``.
+        Memory O(S·P)."""
         from gradalgos._validation import check_online_init
 
         check_online_init(cell, params, state0)
-        theta = ravel_pytree(params)[0]
-        S = cell.state_size
-        return SensitivityState(state0, jnp.zeros((S, theta.shape[0]), theta.dtype))
+        return SensitivityState(state0, zero_sensitivity(params, cell.state_size))
 
     def advance(
         self,
@@ -53,25 +53,23 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         single_step: bool,
     ) -> tuple[SensitivityState, jax.Array, Params]:
         """Advance the carry over one block (validated inputs) → ``(carry, L_block, grads)``."""
-        theta, unravel_params = ravel_pytree(params)
         s, unravel_state = ravel_pytree(carry.state)
-        if mask is None:
-            mask = jnp.ones(xs.shape[:-1], theta.dtype)
-        s, M, value, grad = advance_block(
+        dtype = s.dtype
+        mask = jnp.ones(xs.shape[:-1], dtype) if mask is None else jnp.asarray(mask, dtype)
+        s, M, value, grads = advance_block(
             cell,
             loss,
-            unravel_params,
             unravel_state,
-            theta,
+            params,
             s,
             carry.sensitivity,
             xs,
             targets,
-            jnp.asarray(mask, theta.dtype),
+            mask,
             single_step=single_step,
             propagate=True,
         )
-        return SensitivityState(unravel_state(s), M), value, unravel_params(grad)
+        return SensitivityState(unravel_state(s), M), value, grads
 
     def batched_value_and_grad(
         self,

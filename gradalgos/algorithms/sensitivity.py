@@ -13,8 +13,10 @@ one structured pass (never a P×P identity); for h > 1 it is the fixed-size-stor
 (Williams 1989; Schmidhuber 1992). Cost per block: O(S·h·cost(step)) for the reverse passes and
 O(S²·P) for the GEMM; memory O(S·P + h·S). Exact for every h.
 
-The state and parameters are flattened (``ravel_pytree``): θ ``(P,)``, s ``(S,)``, and M is a
-plain ``(S, P)`` array whose parameter axis can be sharded across devices.
+The state is flattened (``ravel_pytree``) to s ``(S,)``; the sensitivity is kept per parameter
+leaf, a pytree like the parameters whose leaves are ``(S, *leaf.shape)`` (so the parameter axes
+are plain array axes that a sharding annotation can split across devices, and no concatenated
+``(S, P)`` copy is ever made). ``J·M`` is then one GEMM per leaf.
 """
 
 from __future__ import annotations
@@ -29,7 +31,13 @@ from jax.flatten_util import ravel_pytree
 from gradalgos.algorithms.sequence import Loss, scan_loss, step_loss
 from gradalgos.cells.base import AbstractCell, Params, State
 
-__all__ = ["SensitivityState", "advance_block", "flatten_state", "sensitivity_sequence"]
+__all__ = [
+    "SensitivityState",
+    "advance_block",
+    "flatten_state",
+    "sensitivity_sequence",
+    "zero_sensitivity",
+]
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -39,11 +47,12 @@ class SensitivityState(NamedTuple):
 
     Attributes:
         state: the cell's state s_t (the cell's own pytree).
-        sensitivity: M_t = ∂s_t/∂θ, ``(S, P)``; columns in ``ravel_pytree(params)`` order.
+        sensitivity: M_t = ∂s_t/∂θ, a pytree like the parameters with leaves
+            ``(S, *leaf.shape)`` (S·P numbers in all).
     """
 
     state: State
-    sensitivity: jax.Array
+    sensitivity: Params
 
 
 def flatten_state(state: State) -> jax.Array:
@@ -51,53 +60,65 @@ def flatten_state(state: State) -> jax.Array:
     return ravel_pytree(state)[0]
 
 
+def zero_sensitivity(params: Params, state_size: int) -> Params:
+    """M = 0: leaves ``(S, *leaf.shape)``."""
+    return jax.tree_util.tree_map(lambda p: jnp.zeros((state_size, *p.shape), p.dtype), params)
+
+
+def _times(row_or_matrix: jax.Array, M: Params) -> Params:
+    """``λ·M`` (λ ``(S,)``) or ``J·M`` (J ``(S, S)``), leaf by leaf."""
+    return jax.tree_util.tree_map(
+        lambda m: jnp.tensordot(row_or_matrix, m, axes=1, precision=_HIGHEST), M
+    )
+
+
 def advance_block(
     cell: AbstractCell,
     loss: Loss,
-    unravel_params: Callable[[jax.Array], Params],
     unravel_state: Callable[[jax.Array], State],
-    theta: jax.Array,
+    params: Params,
     s: jax.Array,
-    M: jax.Array,
+    M: Params,
     xs: jax.Array,
     targets: jax.Array,
     mask: jax.Array,
     *,
     single_step: bool,
     propagate: bool,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+) -> tuple[jax.Array, Params, jax.Array, Params]:
     """Advance ``(s, M)`` over one block and return ``(s', M', L_block, ∂L_block/∂θ)``.
 
     Arguments:
-        theta: flat parameters ``(P,)``.
+        params: the parameter pytree (P numbers).
         s: flat state ``(S,)`` at the block start.
-        M: sensitivity ``(S, P)`` at the block start.
+        M: sensitivity at the block start, leaves ``(S, *leaf.shape)``.
         xs, targets, mask: the block's inputs ``(h, m)``, ``(h, ...)``, ``(h,)``; without the
             leading ``h`` axis when ``single_step``.
         single_step: the block is one step (RTRL), not a scan.
-        propagate: compute M' (skip it for the last block of a sequence: M' is then returned
+        propagate: compute M' (skip it for the last block of a sequence: M is then returned
             unchanged).
 
     Cost: O(h·cost(step)) for the loss gradient, plus, with ``propagate``, O(S·h·cost(step))
     for the S reverse passes and O(S²·P) for ``J·M``.
     """
 
-    def block(theta, s):
-        params, state = unravel_params(theta), unravel_state(s)
+    def block(params, s):
+        state = unravel_state(s)
         if single_step:
             state, total = step_loss(cell, loss, params, state, xs, targets, mask)
         else:
             total, state = scan_loss(cell, loss, params, state, xs, targets, mask)
         return flatten_state(state), total
 
-    (s_new, total), pullback = jax.vjp(block, theta, s)
+    (s_new, total), pullback = jax.vjp(block, params, s)
     g_in, lam = pullback((jnp.zeros_like(s_new), jnp.ones_like(total)))
-    grad = g_in + jnp.matmul(lam, M, precision=_HIGHEST)
+    grad = jax.tree_util.tree_map(jnp.add, g_in, _times(lam, M))
     if propagate:
         S = s_new.shape[0]
         basis = (jnp.eye(S, dtype=s_new.dtype), jnp.zeros((S,), total.dtype))
-        D, J = jax.vmap(pullback)(basis)  # rows: e_iᵀ ∂s'/∂θ (S, P) and e_iᵀ ∂s'/∂s (S, S)
-        M = jnp.matmul(J, M, precision=_HIGHEST) + D
+        # Row i of each leaf of D is e_iᵀ ∂s'/∂θ; row i of J is e_iᵀ ∂s'/∂s.
+        D, J = jax.vmap(pullback)(basis)
+        M = jax.tree_util.tree_map(jnp.add, _times(J, M), D)
     return s_new, M, total, grad
 
 
@@ -115,7 +136,6 @@ def sensitivity_sequence(
 
     The last block (``T mod block`` steps, or ``block`` if that is 0) does not propagate M.
     """
-    theta, unravel_params = ravel_pytree(params)
     s0, unravel_state = ravel_pytree(state0)
     T = xs.shape[0]
     h = min(block, T)
@@ -127,9 +147,8 @@ def sensitivity_sequence(
         return advance_block(
             cell,
             loss,
-            unravel_params,
             unravel_state,
-            theta,
+            params,
             s,
             M,
             x,
@@ -142,10 +161,11 @@ def sensitivity_sequence(
     def body(carry, blk):
         s, M, grad, total = carry
         s, M, value, g = run(s, M, *blk, single_step=single, propagate=True)
-        return (s, M, grad + g, total + value), None
+        return (s, M, jax.tree_util.tree_map(jnp.add, grad, g), total + value), None
 
-    M0 = jnp.zeros((s0.shape[0], theta.shape[0]), theta.dtype)
-    carry = (s0, M0, jnp.zeros_like(theta), jnp.zeros((), mask.dtype))
+    M0 = zero_sensitivity(params, s0.shape[0])
+    grad0 = jax.tree_util.tree_map(jnp.zeros_like, params)
+    carry = (s0, M0, grad0, jnp.zeros((), mask.dtype))
     if n_prop:
         head = n_prop * h
         shape = (n_prop,) if single else (n_prop, h)
@@ -158,4 +178,4 @@ def sensitivity_sequence(
         lambda a: a[T - 1] if single else a[T - last :], (xs, targets, mask)
     )
     s, _, value, g = run(s, M, *tail, single_step=single, propagate=False)
-    return total + value, unravel_params(grad + g), unravel_state(s)
+    return total + value, jax.tree_util.tree_map(jnp.add, grad, g), unravel_state(s)

@@ -1,0 +1,206 @@
+"""Performance targets of the core (issue 2), measured in one run on one machine.
+
+    python benchmarks/core_targets.py [--repeats 7] [--out reports/core_targets.json]
+
+1. BPTT vs a hand-written ``jax.jit(jax.value_and_grad(loss over lax.scan))``, Elman n=128,
+   T=1000, batch 32, float32: time ratio (target ≤ 1.05).
+2. RTRL, Elman n=128, T=200, float32: XLA temp bytes (``memory_analysis()``) vs 3·S·P·4 bytes
+   (target ≤ 1), and the J·M GEMM's achieved GFLOP/s vs a jitted 1024³ matmul (target ≥ 60 %):
+   counted once for the whole RTRL step (only the 2·S²·P flops of J·M credited) and once for the
+   product alone at the same shapes.
+3. Hybrid(h=n) vs RTRL, n=128, T=256: speed-up (target ≥ 20×) and gradient agreement.
+
+Times are medians over repeats after a warm-up call, with ``block_until_ready``; compile time is
+excluded. Ratios compare runs made in the same process, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+import gradalgos as ga
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    jax.block_until_ready(fn())  # warm-up (after compilation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median times of several functions, measured in alternation (fair under drifting load)."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def elman_case(n: int, T: int, batch: int, m: int = 4, o: int = 2, dtype=jnp.float32):
+    cell = ga.cells.Elman(input_size=m, hidden_size=n, output_size=o)
+    k = jax.random.split(jax.random.key(0), 3)
+    params = cell.init(k[0], dtype)
+    xs = jax.random.normal(k[1], (batch, T, m), dtype)
+    targets = jax.random.normal(k[2], (batch, T, o), dtype)
+    state0 = jnp.zeros((batch, n), dtype)
+    mask = jnp.ones((batch, T), dtype)
+    return cell, params, state0, xs, targets, mask
+
+
+def compiled(alg, cell, params, state0, xs, targets, mask):
+    """A jitted, compiled ``alg.batched_value_and_grad`` and its arguments."""
+    fn = jax.jit(
+        lambda p, s, x, t, msk: alg.batched_value_and_grad(cell, p, s, x, t, msk, ga.losses.mse)
+    )
+    return fn.lower(params, state0, xs, targets, mask).compile()
+
+
+def bptt_vs_hand_written(repeats: int) -> dict:
+    cell, params, state0, xs, targets, mask = elman_case(128, 1000, 32)
+
+    def hand_loss(p, x, t):
+        def body(h, inputs):
+            x_t, t_t = inputs
+            h = jnp.tanh(h @ p["W_rec"].T + x_t @ p["W_in"].T + p["b"])
+            y = h @ p["W_out"].T + p["b_out"]
+            return h, jnp.sum(jnp.mean((y - t_t) ** 2, axis=-1))
+
+        _, losses = jax.lax.scan(body, state0, (x.swapaxes(0, 1), t.swapaxes(0, 1)))
+        return jnp.sum(losses) / x.shape[0]
+
+    hand = jax.jit(jax.value_and_grad(hand_loss)).lower(params, xs, targets).compile()
+    ours = compiled(ga.BPTT(), cell, params, state0, xs, targets, mask)
+    t = interleaved(
+        {
+            "hand_written": lambda: hand(params, xs, targets),
+            "gradalgos_bptt": lambda: ours(params, state0, xs, targets, mask),
+        },
+        repeats,
+    )
+    g_hand = hand(params, xs, targets)[1]
+    g_ours = ours(params, state0, xs, targets, mask)[1]
+    rel = max(
+        float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+        for a, b in zip(jax.tree.leaves(g_ours), jax.tree.leaves(g_hand), strict=True)
+    )
+    return {
+        "case": "Elman n=128 T=1000 B=32 float32",
+        "hand_written_s": t["hand_written"],
+        "bptt_s": t["gradalgos_bptt"],
+        "ratio": t["gradalgos_bptt"] / t["hand_written"],
+        "target": "<= 1.05",
+        "max_rel_grad_diff": rel,
+    }
+
+
+def rtrl_memory_and_gemm(repeats: int) -> dict:
+    n, T = 128, 200
+    cell, params, state0, xs, targets, mask = elman_case(n, T, 1)
+    S, P = cell.state_size, cell.num_params
+    fn = compiled(ga.RTRL(), cell, params, state0, xs, targets, mask)
+    mem = fn.memory_analysis()
+    J = jax.random.normal(jax.random.key(2), (S, S), jnp.float32)
+    M = jax.random.normal(jax.random.key(3), (S, P), jnp.float32)
+    A = jax.random.normal(jax.random.key(1), (1024, 1024), jnp.float32)
+    gemm = jax.jit(lambda a, b: jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST))
+    gemm_jm = gemm.lower(J, M).compile()
+    gemm_1024 = gemm.lower(A, A).compile()
+    t = interleaved(
+        {
+            "matmul_1024": lambda: gemm_1024(A, A),
+            "jm_alone": lambda: gemm_jm(J, M),
+            "rtrl": lambda: fn(params, state0, xs, targets, mask),
+        },
+        repeats,
+    )
+    peak = 2 * 1024**3 / t["matmul_1024"] / 1e9
+    jm_flops = 2 * S * S * P
+    per_step = t["rtrl"] / T
+    budget = 3 * S * P * 4
+    return {
+        "case": "RTRL Elman n=128 T=200 B=1 float32",
+        "S": S,
+        "P": P,
+        "temp_bytes": mem.temp_size_in_bytes,
+        "argument_bytes": mem.argument_size_in_bytes,
+        "output_bytes": mem.output_size_in_bytes,
+        "budget_3SP4_bytes": budget,
+        "temp_over_budget": mem.temp_size_in_bytes / budget,
+        "time_per_step_s": per_step,
+        "matmul_1024_gflops": peak,
+        "jm_gflops_alone": jm_flops / t["jm_alone"] / 1e9,
+        "jm_fraction_alone": jm_flops / t["jm_alone"] / 1e9 / peak,
+        "jm_gflops_whole_step": jm_flops / per_step / 1e9,
+        "jm_fraction_whole_step": jm_flops / per_step / 1e9 / peak,
+        "target": "temp <= 3*S*P*4 bytes; J·M >= 60% of 1024^3 matmul GFLOP/s",
+    }
+
+
+def hybrid_vs_rtrl(repeats: int) -> dict:
+    n, T = 128, 256
+    cell, params, state0, xs, targets, mask = elman_case(n, T, 1)
+    rtrl = compiled(ga.RTRL(), cell, params, state0, xs, targets, mask)
+    hybrid = compiled(ga.Hybrid(block=n), cell, params, state0, xs, targets, mask)
+    t = interleaved(
+        {
+            "rtrl": lambda: rtrl(params, state0, xs, targets, mask),
+            "hybrid": lambda: hybrid(params, state0, xs, targets, mask),
+        },
+        max(3, repeats // 2),
+    )
+    g_r = rtrl(params, state0, xs, targets, mask)[1]
+    g_h = hybrid(params, state0, xs, targets, mask)[1]
+    rel = max(
+        float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+        for a, b in zip(jax.tree.leaves(g_h), jax.tree.leaves(g_r), strict=True)
+    )
+    return {
+        "case": "Elman n=128 T=256 B=1 float32, Hybrid(block=128) vs RTRL",
+        "rtrl_s": t["rtrl"],
+        "hybrid_s": t["hybrid"],
+        "speedup": t["rtrl"] / t["hybrid"],
+        "target": ">= 20",
+        "max_rel_grad_diff_float32": rel,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+    results = {
+        "machine": {
+            "platform": platform.platform(),
+            "device": str(jax.devices()[0]),
+            "jax": jax.__version__,
+        },
+        "bptt_vs_hand_written": bptt_vs_hand_written(args.repeats),
+        "rtrl_memory_and_gemm": rtrl_memory_and_gemm(args.repeats),
+        "hybrid_vs_rtrl": hybrid_vs_rtrl(args.repeats),
+    }
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
