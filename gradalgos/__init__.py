@@ -6,7 +6,7 @@
 >>> loss, grads, state_T = ga.value_and_grad(ga.RTRL(), cell, params, state0, xs, targets)
 """
 
-from gradalgos import algorithms, cells, losses
+from gradalgos import algorithms, cells, gradient_free, losses, tasks, training
 from gradalgos.algorithms import (
     BPTT,
     RTRL,
@@ -32,6 +32,9 @@ __all__ = [
     "SensitivityState",
     "algorithms",
     "cells",
+    "gradient_free",
     "losses",
+    "tasks",
+    "training",
     "value_and_grad",
 ]
