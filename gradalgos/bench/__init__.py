@@ -1,0 +1,21 @@
+"""Benchmark harness: time, memory and gradient agreement of every algorithm × cell.
+
+``python -m gradalgos.bench`` (``nox -s bench``) runs the sweeps of :mod:`.sweeps` in a worker
+process (:mod:`.worker`), appends one JSON line per config to ``reports/results.jsonl``
+(:mod:`.store`) and regenerates the figures and ``REPORT.md`` (:mod:`gradalgos.plots`).
+"""
+
+from gradalgos.bench.cli import main
+from gradalgos.bench.config import BenchConfig, config_key
+from gradalgos.bench.runner import RunSummary, run_configs
+from gradalgos.bench.sweeps import SweepOptions, build_configs
+
+__all__ = [
+    "BenchConfig",
+    "RunSummary",
+    "SweepOptions",
+    "build_configs",
+    "config_key",
+    "main",
+    "run_configs",
+]

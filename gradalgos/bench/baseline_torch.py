@@ -1,0 +1,102 @@
+"""Optional baseline: PyTorch autograd through ``torch.nn.RNN`` / ``LSTM`` / ``GRU``.
+
+Timed on the same sizes and data as the JAX configs (CPU, or CUDA for ``--device gpu``).
+The Elman case copies gradalgos's parameters into ``torch.nn.RNN`` and is checked against
+the float64 reference; LSTM and GRU (different gate layouts) are timed only.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from gradalgos.bench import agreement
+from gradalgos.bench.case import make_case
+from gradalgos.bench.config import BenchConfig
+
+__all__ = ["TORCH_CELLS", "measure_torch", "torch_available"]
+
+TORCH_CELLS = {"elman": "RNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def torch_available() -> str | None:
+    """``None`` if torch imports, else the reason it does not."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as e:
+        return f"torch is not importable ({e}); install torch to time the PyTorch baseline"
+    return None
+
+
+def measure_torch(config: BenchConfig) -> dict[str, Any]:
+    """Time ``loss.backward()`` of a torch RNN on the config's case; fields as
+    :func:`gradalgos.bench.measure.measure` (memory fields ``None``: no XLA executable)."""
+    import torch
+
+    if config.cell not in TORCH_CELLS:
+        raise ValueError(f"no torch counterpart for cell {config.cell!r} ({sorted(TORCH_CELLS)})")
+    dtype = {"float32": torch.float32, "float64": torch.float64}[config.dtype]
+    device = "cuda" if config.device == "gpu" else "cpu"
+    case = make_case(config)
+    n, o = config.n, case.cell.output_size
+    rnn = getattr(torch.nn, TORCH_CELLS[config.cell])(case.cell.input_size, n, batch_first=True)
+    readout = torch.nn.Linear(n, o)
+    rnn, readout = rnn.to(device, dtype), readout.to(device, dtype)
+    params = {k: np.asarray(v) for k, v in case.params.items()}
+    elman = config.cell == "elman"
+    if elman:
+        with torch.no_grad():
+            for dst, src in [
+                (rnn.weight_ih_l0, "W_in"),
+                (rnn.weight_hh_l0, "W_rec"),
+                (rnn.bias_ih_l0, "b"),
+                (readout.weight, "W_out"),
+                (readout.bias, "b_out"),
+            ]:
+                dst.copy_(torch.as_tensor(params[src]))
+            rnn.bias_hh_l0.zero_()
+    xs = torch.as_tensor(np.asarray(case.xs), device=device)
+    targets = torch.as_tensor(np.asarray(case.targets), device=device)
+
+    def step() -> torch.Tensor:
+        rnn.zero_grad(set_to_none=True)
+        readout.zero_grad(set_to_none=True)
+        hs = rnn(xs)[0]
+        loss = ((readout(hs) - targets) ** 2).mean(-1).sum(-1).mean()
+        loss.backward()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return loss
+
+    step()  # warm-up
+    times = []
+    for _ in range(config.repeats):
+        t0 = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+    row: dict[str, Any] = {
+        "S": case.cell.state_size,
+        "P": case.cell.num_params,
+        "compile_s": 0.0,
+        "times_s": times,
+        "time_median_s": statistics.median(times),
+        "time_min_s": min(times),
+        "time_per_step_s": statistics.median(times) / config.T,
+        "loss": float(loss),
+    }
+    if elman:
+        grads = {
+            "W_in": rnn.weight_ih_l0.grad,
+            "W_rec": rnn.weight_hh_l0.grad,
+            "b": rnn.bias_ih_l0.grad,
+            "W_out": readout.weight.grad,
+            "b_out": readout.bias.grad,
+        }
+        grads = {k: v.detach().cpu().double().numpy() for k, v in grads.items()}
+        ref_value, ref_grads = agreement.reference(case)
+        row["ref_loss"] = ref_value
+        row.update(agreement.compare(grads, ref_grads))
+    return row

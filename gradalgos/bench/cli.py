@@ -1,0 +1,121 @@
+"""``python -m gradalgos.bench`` (``nox -s bench``): run the sweeps, then write the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gradalgos.bench.baseline_torch import torch_available
+from gradalgos.bench.pool import DeviceUnavailable, Worker
+from gradalgos.bench.runner import run_configs
+from gradalgos.bench.specs import ALGORITHMS
+from gradalgos.bench.sweeps import SWEEPS, SweepOptions, build_configs
+from gradalgos.bench.version import run_metadata
+
+__all__ = ["main", "parser"]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    p = argparse.ArgumentParser(
+        prog="python -m gradalgos.bench",
+        description="Time, memory and gradient agreement of gradalgos's algorithms; results "
+        "appended to OUT/results.jsonl, then figures and OUT/REPORT.md regenerated from it.",
+    )
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="tiny sweep (≤ 1 minute)")
+    size.add_argument("--full", action="store_true", help="larger sweep (tens of minutes)")
+    p.add_argument(
+        "--algorithms",
+        nargs="+",
+        choices=(*ALGORITHMS, "jax-scan"),
+        help="algorithms to run (default: all, and the jax-scan baseline)",
+    )
+    p.add_argument(
+        "--cells",
+        nargs="+",
+        help="registered cell names (default: elman; elman lstm gru for the agreement sweep)",
+    )
+    p.add_argument("--n", nargs="+", type=int, help="hidden sizes of the n sweeps")
+    p.add_argument("--T", nargs="+", type=int, help="sequence lengths of the T sweep")
+    p.add_argument("--batch", nargs="+", type=int, help="batch sizes of the batch sweep")
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        help="dtype (default float32; the agreement sweep runs both)",
+    )
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per config (≥ 5)")
+    p.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS))
+    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="measure again configs already measured with this code version",
+    )
+    p.add_argument("--time-limit", type=float, default=120.0, help="seconds per config")
+    p.add_argument("--with-torch", action="store_true", help="also time PyTorch autograd")
+    p.add_argument("--no-report", action="store_true", help="skip figures and REPORT.md")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status (0 even when some configs failed: they are
+    recorded and listed in the report; 2 for a missing device)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    if args.repeats < 5:
+        print(f"note: --repeats {args.repeats} < 5; medians are less reliable", file=sys.stderr)
+    algorithms = tuple(args.algorithms or (*ALGORITHMS, "jax-scan"))
+    if args.with_torch:
+        reason = torch_available()
+        if reason:
+            print(f"--with-torch: skipped: {reason}", file=sys.stderr)
+        else:
+            algorithms += ("torch",)
+    opts = SweepOptions(
+        mode="quick" if args.quick else "full" if args.full else "default",
+        sweeps=tuple(args.sweeps),
+        algorithms=algorithms,
+        cells=tuple(args.cells) if args.cells else None,
+        n=tuple(args.n) if args.n else None,
+        T=tuple(args.T) if args.T else None,
+        batch=tuple(args.batch) if args.batch else None,
+        dtype=args.dtype,
+        device=args.device,
+        repeats=args.repeats,
+    )
+    configs = build_configs(opts)
+    meta = run_metadata(argv)
+    results = args.out / "results.jsonl"
+    t0 = time.perf_counter()
+    with Worker(args.device, fresh_per_config=args.device == "gpu") as worker:
+        try:
+            worker.start()
+        except DeviceUnavailable as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        summary = run_configs(
+            configs,
+            results,
+            meta,
+            worker,
+            force=args.force,
+            time_limit=args.time_limit,
+            progress=not args.no_progress,
+        )
+    print(
+        f"{summary.measured} measured, {summary.failed} failed, {summary.skipped} skipped "
+        f"in {time.perf_counter() - t0:.0f} s → {results}",
+        file=sys.stderr,
+    )
+    if not args.no_report:
+        from gradalgos.plots import make_report
+
+        report = make_report(results, args.out, code_version=meta["code_version"])
+        print(f"report: {report} ({time.perf_counter() - t0:.0f} s in all)", file=sys.stderr)
+    return 0

@@ -1,0 +1,73 @@
+"""One benchmark configuration: what is measured, and the key that identifies its result."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+__all__ = ["BenchConfig", "config_key"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """One measurement: an algorithm with its settings on one cell, size and sequence length.
+
+    Attributes:
+        sweep: the sweep it belongs to (``"n"``, ``"T"``, ``"tbptt-k"``, ``"hybrid-h"``,
+            ``"batch"``, ``"agreement"``); figures select rows by sweep.
+        algorithm: ``"bptt"``, ``"checkpointed"``, ``"tbptt"``, ``"rtrl"``, ``"hybrid"``, or a
+            baseline ``"jax-scan"`` (hand-written ``jax.grad`` through ``lax.scan``), ``"torch"``.
+        settings: the algorithm's settings as sorted ``(name, value)`` pairs, e.g.
+            ``(("k1", 16),)``; a value ``"n"`` for the hybrid's block means h = S.
+        cell: registered cell name (``gradalgos.cells.registry``), e.g. ``"elman"``.
+        n: hidden units; T: sequence length; batch: sequences per batch B.
+        dtype: ``"float32"`` or ``"float64"``; device: ``"cpu"`` or ``"gpu"``.
+        repeats: timed calls after one warm-up call (≥ 5 for reported medians).
+        seed: seeds the parameters and the data.
+    """
+
+    sweep: str
+    algorithm: str
+    cell: str
+    n: int
+    T: int
+    batch: int = 1
+    dtype: str = "float32"
+    device: str = "cpu"
+    repeats: int = 5
+    settings: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+
+    @property
+    def settings_dict(self) -> dict[str, Any]:
+        """The settings as a dict."""
+        return dict(self.settings)
+
+    @property
+    def label(self) -> str:
+        """Short human-readable name, e.g. ``"n: tbptt(k1=16) elman n=64 T=128 B=1 float32"``."""
+        s = ",".join(f"{k}={v}" for k, v in self.settings)
+        alg = f"{self.algorithm}({s})" if s else self.algorithm
+        return f"{self.sweep}: {alg} {self.cell} n={self.n} T={self.T} B={self.batch} {self.dtype}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (settings as a dict)."""
+        d = dataclasses.asdict(self)
+        d["settings"] = self.settings_dict
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchConfig:
+        """Inverse of :meth:`to_dict`."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        kw["settings"] = tuple(sorted(dict(d.get("settings") or {}).items()))
+        return cls(**kw)
+
+
+def config_key(config: BenchConfig, code_version: str) -> str:
+    """Identifier of a measurement: the config and the code version it ran with (16 hex)."""
+    payload = json.dumps([config.to_dict(), code_version], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]

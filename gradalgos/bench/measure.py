@@ -1,0 +1,76 @@
+"""Measure one config (inside a worker process): time, memory, FLOPs and gradient agreement."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from gradalgos.bench import agreement, process_memory
+from gradalgos.bench.baseline_jax import scan_value_and_grad
+from gradalgos.bench.case import Case, make_case
+from gradalgos.bench.config import BenchConfig
+from gradalgos.bench.specs import make_algorithm, steps_per_loop_body
+from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
+from gradalgos.losses import mse
+
+__all__ = ["measure"]
+
+
+def _function(config: BenchConfig, case: Case) -> Callable[..., Any]:
+    """The measured function of ``(params, state0, xs, targets, mask)``; output starts
+    ``(L, grads, ...)``."""
+    if config.algorithm == "jax-scan":
+        return scan_value_and_grad(case.cell)
+    algorithm = make_algorithm(config.algorithm, config.settings_dict)
+    return functools.partial(algorithm.batched_value_and_grad, case.cell, loss=mse)
+
+
+@functools.lru_cache(maxsize=4)
+def _reference(config: BenchConfig) -> tuple[float, np.ndarray]:
+    """float64 BPTT reference on the values of the config's case (rounded to its dtype),
+    cached: every algorithm of a sweep point shares it."""
+    return agreement.reference(make_case(config))
+
+
+def measure(config: BenchConfig) -> dict[str, Any]:
+    """Run one config on the default device and return its measured fields.
+
+    Returns:
+        ``S``, ``P``, ``compile_s``, ``times_s``, ``time_median_s``, ``time_min_s``,
+        ``time_per_step_s`` (median / T), ``mem_*`` (XLA's ``memory_analysis()``, bytes),
+        ``xla_flops`` (``cost_analysis()``, loop bodies counted once), ``flops_per_step`` and
+        ``gflops`` where they are meaningful, ``rss_peak_bytes``, ``gpu_peak_bytes``,
+        ``loss``, ``ref_loss``, ``rel_err``, ``cosine``, ``max_abs_err``.
+    """
+    if config.algorithm == "torch":
+        from gradalgos.bench.baseline_torch import measure_torch
+
+        return measure_torch(config)
+    process_memory.reset_peak()
+    case = make_case(config)
+    S, P = case.cell.state_size, case.cell.num_params
+    timed = time_compiled(_function(config, case), case.args, config.repeats)
+    row: dict[str, Any] = {"S": S, "P": P}
+    row.update({k: v for k, v in timed.items() if k not in ("compiled", "output")})
+    row["time_per_step_s"] = timed["time_median_s"] / config.T
+    row.update(memory_bytes(timed["compiled"]))
+    flops = cost_flops(timed["compiled"])
+    per_body = steps_per_loop_body(config.algorithm, config.settings_dict, S)
+    row["xla_flops"] = flops
+    row["flops_per_step"] = flops / per_body if flops is not None and per_body else None
+    row["gflops"] = (
+        row["flops_per_step"] / row["time_per_step_s"] / 1e9 if row["flops_per_step"] else None
+    )
+    row["rss_peak_bytes"] = process_memory.peak_rss()
+    row["gpu_peak_bytes"] = process_memory.device_peak()
+    value, grads = timed["output"][0], timed["output"][1]
+    ref_case = dataclasses.replace(config, sweep="", algorithm="", settings=(), repeats=0)
+    ref_value, ref_grads = _reference(ref_case)
+    row["loss"], row["ref_loss"] = float(value), ref_value
+    row.update(agreement.compare(jax.device_get(grads), ref_grads))
+    return row

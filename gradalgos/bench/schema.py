@@ -1,0 +1,62 @@
+"""The fields of a row of ``results.jsonl`` (schema 1), documented in one place."""
+
+from __future__ import annotations
+
+__all__ = ["COMMON_FIELDS", "MEASURED_FIELDS"]
+
+#: Fields of every row, failed or not.
+COMMON_FIELDS: dict[str, str] = {
+    "schema": "row format version (1)",
+    "key": "hash of the config and the code version; skip-if-measured uses it",
+    "status": '"ok" or "failed"',
+    "reason": "why a failed config failed (exception, time limit, crash); null when ok",
+    "sweep": "which sweep the config belongs to",
+    "algorithm": "bptt, checkpointed, tbptt, rtrl, hybrid, jax-scan or torch",
+    "settings": "the algorithm's settings, e.g. {k1: 16} or {block: 8}",
+    "label": "human-readable config name",
+    "cell": "registered cell name",
+    "n": "hidden units",
+    "T": "sequence length",
+    "batch": "sequences per batch B",
+    "dtype": "float32 or float64",
+    "device": "cpu or gpu",
+    "repeats": "timed calls after the warm-up",
+    "seed": "seed of parameters and data",
+    "code_version": "hash of the measured gradalgos sources (bench.version.code_version)",
+    "git_commit": "HEAD commit (+dirty if gradalgos/ has uncommitted changes)",
+    "command": "the command line of the run",
+    "date": "UTC time the row was written",
+    "host_cpus": "CPU count of the host",
+    "host_cpu": "CPU model",
+    "python": "Python version",
+    "device_kind": "JAX device kind",
+    "jax_version": "jax version",
+    "jaxlib_version": "jaxlib version",
+}
+
+#: Further fields of a successful row.
+MEASURED_FIELDS: dict[str, str] = {
+    "S": "state size",
+    "P": "number of parameters",
+    "compile_s": "lower + compile time [s]",
+    "times_s": "wall time of each timed call [s]",
+    "time_median_s": "median over the timed calls [s]",
+    "time_min_s": "minimum over the timed calls [s]",
+    "time_per_step_s": "time_median_s / T [s]",
+    "mem_temp_size_in_bytes": "XLA memory_analysis: scratch memory [bytes]",
+    "mem_argument_size_in_bytes": "XLA memory_analysis: arguments [bytes]",
+    "mem_output_size_in_bytes": "XLA memory_analysis: outputs [bytes]",
+    "mem_alias_size_in_bytes": "XLA memory_analysis: outputs aliasing arguments [bytes]",
+    "mem_generated_code_size_in_bytes": "XLA memory_analysis: code [bytes]",
+    "mem_peak_memory_in_bytes": "XLA memory_analysis: peak estimate [bytes] (null if absent)",
+    "xla_flops": "XLA cost_analysis flops (each loop body counted once)",
+    "flops_per_step": "xla_flops / steps per loop body, where that is meaningful",
+    "gflops": "flops_per_step / time_per_step_s / 1e9 (approximate)",
+    "rss_peak_bytes": "peak RSS of the worker process during the config (cross-check)",
+    "gpu_peak_bytes": "memory_stats()['peak_bytes_in_use'] on GPU, else null",
+    "loss": "the loss computed by the measured function",
+    "ref_loss": "the float64 BPTT loss",
+    "rel_err": "‖g − g_ref‖ / ‖g_ref‖ against float64 BPTT on the same values",
+    "cosine": "cosine similarity of g and g_ref",
+    "max_abs_err": "max |g − g_ref|",
+}

@@ -1,0 +1,59 @@
+"""Algorithm names used in configs → gradalgos algorithm values, and what XLA's FLOP count means.
+
+The benchmark names algorithms by strings only in its configs and result files; the measured
+code always receives an algorithm *value* (``ga.RTRL()``), as every user does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradalgos as ga
+
+__all__ = ["ALGORITHMS", "BASELINES", "EXACT", "make_algorithm", "steps_per_loop_body"]
+
+#: Algorithms of gradalgos measured by the benchmark.
+ALGORITHMS: tuple[str, ...] = ("bptt", "checkpointed", "tbptt", "rtrl", "hybrid")
+#: Baselines a user would pick instead: hand-written ``jax.grad`` over ``lax.scan``; PyTorch.
+BASELINES: tuple[str, ...] = ("jax-scan", "torch")
+#: Names whose gradient is exact (equal to the float64 BPTT reference up to round-off).
+EXACT: frozenset[str] = frozenset({"bptt", "checkpointed", "rtrl", "hybrid", "jax-scan", "torch"})
+
+
+def make_algorithm(name: str, settings: dict[str, Any]) -> ga.AbstractAlgorithm:
+    """The gradalgos algorithm for a config name and its settings.
+
+    Arguments:
+        name: one of :data:`ALGORITHMS`.
+        settings: ``k1``/``k2`` (tbptt), ``segment`` (checkpointed), ``block`` (hybrid; absent
+            means h = S).
+
+    Raises:
+        ValueError: for an unknown name (baselines are not gradalgos algorithms).
+    """
+    if name == "bptt":
+        return ga.BPTT()
+    if name == "checkpointed":
+        return ga.CheckpointedBPTT(segment=settings.get("segment"))
+    if name == "tbptt":
+        return ga.TBPTT(settings["k1"], settings.get("k2"))
+    if name == "rtrl":
+        return ga.RTRL()
+    if name == "hybrid":
+        return ga.Hybrid(block=settings.get("block"))
+    raise ValueError(f"unknown algorithm {name!r}; expected one of {ALGORITHMS + BASELINES}")
+
+
+def steps_per_loop_body(name: str, settings: dict[str, Any], S: int) -> int | None:
+    """Time steps covered by one body of the algorithm's main ``while`` loop, or ``None``.
+
+    XLA's ``cost_analysis()`` counts a loop body once, whatever its trip count, so its FLOPs
+    are per body: per step for BPTT, RTRL and the scan baseline (forward and backward bodies
+    each counted once), per block of h steps for the hybrid. Checkpointed and truncated BPTT
+    nest loops, so their count has no simple per-step meaning (``None``: no GFLOP/s reported).
+    """
+    if name in ("bptt", "rtrl", "jax-scan"):
+        return 1
+    if name == "hybrid":
+        return int(settings.get("block") or S)
+    return None

@@ -1,0 +1,212 @@
+"""The sweeps of a run (which configs are measured) for ``--quick``, the default and ``--full``.
+
+Sweeps (the ``sweep`` field of every row):
+
+- ``n``: time and memory vs hidden size n. BPTT-like algorithms (O(n²) per step) at T fixed;
+  RTRL (O(n⁴)) at a small T; the hybrid with h = S at T = 4·n, so that 3 of its 4 blocks carry M.
+- ``T``: memory and time vs sequence length at fixed n.
+- ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
+- ``hybrid-h``: hybrid cost and memory vs block length h.
+- ``batch``: BPTT vs RTRL cost vs batch size.
+- ``agreement``: every algorithm × cell, float32 and float64, against the float64 reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from gradalgos.bench.config import BenchConfig
+from gradalgos.bench.specs import ALGORITHMS
+
+__all__ = ["SIZES", "SWEEPS", "Sizes", "SweepOptions", "build_configs"]
+
+SWEEPS: tuple[str, ...] = ("n", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """The sizes of every sweep (see the module docstring)."""
+
+    n_bptt: tuple[int, ...]
+    T_bptt: int
+    n_rtrl: tuple[int, ...]
+    T_rtrl: int
+    n_hybrid: tuple[int, ...]
+    T_values: tuple[int, ...]
+    T_n: int
+    T_max_rtrl: int
+    k_values: tuple[int, ...]
+    k_n: int
+    k_T: int
+    h_values: tuple[int, ...]
+    h_n: int
+    h_T: int
+    batch_values: tuple[int, ...]
+    batch_n: int
+    batch_T: int
+    agreement_cells: tuple[str, ...]
+    agreement_n: int
+    agreement_T: int
+    agreement_dtypes: tuple[str, ...] = ("float32", "float64")
+    tbptt_k: int = 16
+
+
+_P2 = tuple(2**i for i in range(13))  # 1 … 4096
+
+SIZES: dict[str, Sizes] = {
+    "quick": Sizes(
+        n_bptt=(8, 32),
+        T_bptt=16,
+        n_rtrl=(8, 16),
+        T_rtrl=8,
+        n_hybrid=(8, 16),
+        T_values=(16, 256),
+        T_n=8,
+        T_max_rtrl=256,
+        k_values=(1, 16),
+        k_n=8,
+        k_T=16,
+        h_values=(1, 8),
+        h_n=8,
+        h_T=32,
+        batch_values=(1, 4),
+        batch_n=8,
+        batch_T=16,
+        agreement_cells=("elman",),
+        agreement_n=8,
+        agreement_T=16,
+        agreement_dtypes=("float64",),
+        tbptt_k=4,
+    ),
+    "default": Sizes(
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048),
+        T_bptt=128,
+        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192),
+        T_rtrl=16,
+        n_hybrid=(16, 32, 48, 64, 96, 128, 192),
+        T_values=(64, 256, 1024, 2048, 4096, 8192),
+        T_n=64,
+        T_max_rtrl=2048,
+        k_values=tuple(k for k in _P2 if k <= 256),
+        k_n=32,
+        k_T=256,
+        h_values=tuple(h for h in _P2 if h <= 256),
+        h_n=32,
+        h_T=1024,
+        batch_values=(1, 4, 16, 64),
+        batch_n=32,
+        batch_T=64,
+        agreement_cells=("elman", "lstm", "gru"),
+        agreement_n=16,
+        agreement_T=64,
+    ),
+    "full": Sizes(
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+        T_bptt=128,
+        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192, 256),
+        T_rtrl=16,
+        n_hybrid=(16, 32, 48, 64, 96, 128, 192, 256, 384),
+        T_values=(*tuple(t for t in _P2 if t >= 64), 8192, 16384, 32768),
+        T_n=64,
+        T_max_rtrl=8192,
+        k_values=tuple(k for k in _P2 if k <= 1024),
+        k_n=64,
+        k_T=1024,
+        h_values=tuple(h for h in _P2 if h <= 1024),
+        h_n=64,
+        h_T=4096,
+        batch_values=(1, 4, 16, 64, 256),
+        batch_n=64,
+        batch_T=64,
+        agreement_cells=("elman", "lstm", "gru", "irnn", "jordan", "ctrnn", "indrnn"),
+        agreement_n=16,
+        agreement_T=64,
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOptions:
+    """What the command line selects (``None``: the mode's default)."""
+
+    mode: str = "default"
+    sweeps: tuple[str, ...] = SWEEPS
+    algorithms: tuple[str, ...] = (*ALGORITHMS, "jax-scan")
+    cells: tuple[str, ...] | None = None
+    n: tuple[int, ...] | None = None
+    T: tuple[int, ...] | None = None
+    batch: tuple[int, ...] | None = None
+    dtype: str | None = None
+    device: str = "cpu"
+    repeats: int = 5
+
+
+def build_configs(opts: SweepOptions) -> list[BenchConfig]:
+    """Every config of the selected sweeps, in run order (cheap sweeps first)."""
+    z = SIZES[opts.mode]
+    if opts.n is not None:
+        z = dataclasses.replace(z, n_bptt=opts.n, n_rtrl=opts.n, n_hybrid=opts.n)
+    if opts.T is not None:
+        z = dataclasses.replace(z, T_values=opts.T)
+    if opts.batch is not None:
+        z = dataclasses.replace(z, batch_values=opts.batch)
+    cells = opts.cells or ("elman",)
+    dtype = opts.dtype or "float32"
+    algs = opts.algorithms
+    out: list[BenchConfig] = []
+
+    def add(
+        sweep: str,
+        alg: str,
+        n: int,
+        T: int,
+        B: int = 1,
+        dt: str = dtype,
+        cell_list: Sequence[str] = cells,
+        **settings: int,
+    ) -> None:
+        if alg not in algs:
+            return
+        for cell in cell_list:
+            s = tuple(sorted(settings.items()))
+            out.append(BenchConfig(sweep, alg, cell, n, T, B, dt, opts.device, opts.repeats, s))
+
+    k = z.tbptt_k
+    if "agreement" in opts.sweeps:
+        for dt in (opts.dtype,) if opts.dtype else z.agreement_dtypes:
+            for alg in algs:
+                settings = {"k1": k} if alg == "tbptt" else {}
+                n_, T_, cl = z.agreement_n, z.agreement_T, opts.cells or z.agreement_cells
+                add("agreement", alg, n_, T_, 2, dt, cl, **settings)
+    if "tbptt-k" in opts.sweeps:
+        for kk in z.k_values:
+            if kk <= z.k_T:
+                add("tbptt-k", "tbptt", z.k_n, z.k_T, k1=kk)
+    if "hybrid-h" in opts.sweeps:
+        for h in z.h_values:
+            if h <= z.h_T:
+                add("hybrid-h", "hybrid", z.h_n, z.h_T, block=h)
+    if "batch" in opts.sweeps:
+        for B in z.batch_values:
+            add("batch", "bptt", z.batch_n, z.batch_T, B)
+            add("batch", "rtrl", z.batch_n, z.batch_T, B)
+    if "T" in opts.sweeps:
+        for T in z.T_values:
+            for alg in ("bptt", "checkpointed"):
+                add("T", alg, z.T_n, T)
+            add("T", "tbptt", z.T_n, T, k1=min(k, T))
+            if z.T_max_rtrl >= T:
+                add("T", "rtrl", z.T_n, T)
+            if 4 * z.T_n <= T:
+                add("T", "hybrid", z.T_n, T)
+    if "n" in opts.sweeps:
+        for n in z.n_bptt:
+            for alg in ("bptt", "checkpointed", "jax-scan", "torch"):
+                add("n", alg, n, z.T_bptt)
+            add("n", "tbptt", n, z.T_bptt, k1=k)
+        for n in z.n_rtrl:
+            add("n", "rtrl", n, z.T_rtrl)
+        for n in z.n_hybrid:
+            add("n", "hybrid", n, 4 * n)
+    return out

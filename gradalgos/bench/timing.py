@@ -1,0 +1,84 @@
+"""Compile once, then time repeated calls; XLA's memory and cost accounting of the executable."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+
+__all__ = ["Timed", "cost_flops", "memory_bytes", "time_compiled"]
+
+#: ``memory_analysis()`` attributes recorded, as ``mem_<name>`` (bytes).
+MEMORY_FIELDS: tuple[str, ...] = (
+    "temp_size_in_bytes",
+    "argument_size_in_bytes",
+    "output_size_in_bytes",
+    "alias_size_in_bytes",
+    "generated_code_size_in_bytes",
+    "peak_memory_in_bytes",
+)
+
+
+class Timed(dict):
+    """Result of :func:`time_compiled`: ``compile_s``, ``times_s`` (list), ``time_median_s``,
+    ``time_min_s``, the executable (``compiled``) and the last output (``output``)."""
+
+
+def time_compiled(fn: Callable[..., Any], args: Sequence[Any], repeats: int) -> Timed:
+    """``jax.jit(fn)``: lower and compile once (timed apart), one warm-up call, then
+    ``repeats`` timed calls, each ended by ``block_until_ready``.
+
+    Arguments:
+        fn: a function of ``args`` returning arrays.
+        args: its arguments (arrays on the target device).
+        repeats: timed calls (≥ 1).
+
+    Returns:
+        A :class:`Timed` with median and minimum wall time over the repeats.
+    """
+    t0 = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - t0
+    output = jax.block_until_ready(compiled(*args))  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        output = jax.block_until_ready(compiled(*args))
+        times.append(time.perf_counter() - t0)
+    return Timed(
+        compile_s=compile_s,
+        times_s=times,
+        time_median_s=statistics.median(times),
+        time_min_s=min(times),
+        compiled=compiled,
+        output=output,
+    )
+
+
+def memory_bytes(compiled: Any) -> dict[str, int | None]:
+    """XLA's memory accounting of a compiled executable, ``{"mem_temp_size_in_bytes": …}``
+    (``None`` for fields this backend or version does not report)."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # some backends do not implement it
+        stats = None
+    out: dict[str, int | None] = {}
+    for name in MEMORY_FIELDS:
+        value = getattr(stats, name, None)
+        out[f"mem_{name}"] = int(value) if value is not None else None
+    return out
+
+
+def cost_flops(compiled: Any) -> float | None:
+    """``flops`` from XLA's ``cost_analysis()`` (a loop body counted once), or ``None``."""
+    try:
+        cost = compiled.cost_analysis()
+    except Exception:
+        return None
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get("flops")
+    return float(flops) if flops is not None and flops >= 0 else None

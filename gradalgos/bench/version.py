@@ -1,0 +1,73 @@
+"""Code version of the measured library, and the run's metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["code_version", "git_commit", "run_metadata"]
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # gradalgos/
+
+
+#: What the benchmark measures: the top-level modules and these sub-packages. Training, tasks
+#: and plots do not change a measurement, so editing them does not invalidate results.
+MEASURED_PACKAGES: tuple[str, ...] = ("algorithms", "cells", "bench")
+
+
+def code_version(package: Path = _PACKAGE) -> str:
+    """Hash (12 hex) of the measured ``.py`` sources (gradalgos/*.py and
+    :data:`MEASURED_PACKAGES`): results are reused (skip-if-measured) only while they are
+    unchanged."""
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if len(rel.parts) > 1 and rel.parts[0] not in MEASURED_PACKAGES:
+            continue
+        h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def git_commit(repo: Path = _PACKAGE.parent) -> str | None:
+    """``HEAD``'s commit, with ``+dirty`` when gradalgos/ has uncommitted changes; ``None``
+    outside a git checkout."""
+    try:
+        run = lambda *a: subprocess.run(  # noqa: E731
+            ["git", *a], cwd=repo, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        commit = run("rev-parse", "HEAD")
+        dirty = run("status", "--porcelain", "--", "gradalgos")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_metadata(argv: list[str] | None = None) -> dict[str, Any]:
+    """Fields shared by every row of a run: code version, commit, command, host."""
+    argv = sys.argv[1:] if argv is None else argv
+    return {
+        "code_version": code_version(),
+        "git_commit": git_commit(),
+        "command": "python -m gradalgos.bench " + shlex.join(argv),
+        "host_cpus": os.cpu_count(),
+        "host_cpu": _cpu_model(),
+        "python": platform.python_version(),
+    }
