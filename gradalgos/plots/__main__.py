@@ -1,0 +1,21 @@
+"""``python -m gradalgos.plots RESULTS [OUT]``: regenerate figures and REPORT.md."""
+
+from __future__ import annotations
+
+import argparse
+
+from gradalgos.plots.report import make_report
+
+
+def main() -> None:
+    """Command line."""
+    p = argparse.ArgumentParser(prog="python -m gradalgos.plots", description=__doc__)
+    p.add_argument("results", help="results.jsonl")
+    p.add_argument("out", nargs="?", help="output folder (default: the results file's folder)")
+    p.add_argument("--code-version", help="report this code version (default: the latest)")
+    args = p.parse_args()
+    print(make_report(args.results, args.out, code_version=args.code_version))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Log-log scaling figures with fitted slopes beside the theory: time vs n, memory vs T and n."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradalgos.plots import style, theory
+from gradalgos.plots.fit import LogLogFit, fit_loglog
+from gradalgos.plots.results import Row, select
+
+__all__ = [
+    "ScalingFits",
+    "figure_memory_vs_T",
+    "figure_memory_vs_n",
+    "figure_time_vs_n",
+    "scaling_fits",
+]
+
+#: ``{algorithm: fit or None}`` for one figure.
+ScalingFits = dict[str, LogLogFit | None]
+
+_ORDER = ("bptt", "checkpointed", "tbptt", "jax-scan", "torch", "rtrl", "hybrid")
+
+
+def _main_cell(rows: Sequence[Row]) -> list[Row]:
+    """Rows of one cell (elman if measured) and one dtype, so that lines are comparable."""
+    if not rows:
+        return []
+    cells = {r["cell"] for r in rows}
+    cell = "elman" if "elman" in cells else sorted(cells)[0]
+    dtype = "float32" if any(r["dtype"] == "float32" for r in rows) else rows[0]["dtype"]
+    return [r for r in rows if r["cell"] == cell and r["dtype"] == dtype]
+
+
+def scaling_fits(rows: Sequence[Row], sweep: str, x: str, y: str) -> ScalingFits:
+    """Fitted log-log slope of ``y`` vs ``x`` per algorithm in ``sweep`` (top two octaves)."""
+    rows = _main_cell(select(rows, sweep=sweep))
+    return {
+        alg: fit_loglog(*style.series(select(rows, algorithm=alg), x, y))
+        for alg in _ORDER
+        if select(rows, algorithm=alg)
+    }
+
+
+def _plot(
+    ax: Any, rows: Sequence[Row], sweep: str, x: str, y: str, expected: dict[str, float]
+) -> ScalingFits:
+    rows = _main_cell(select(rows, sweep=sweep))
+    fits = scaling_fits(rows, sweep, x, y)
+    if not rows:
+        style.no_data(ax, f"sweep {sweep!r}")
+        return fits
+    for alg, fit in fits.items():
+        xs, ys = style.series(select(rows, algorithm=alg), x, y)
+        label = style.NAMES.get(alg, alg)
+        if fit is not None:
+            label += f": slope {fit.slope:.2f} (fit {x} {fit.x_lo:g}–{fit.x_hi:g})"
+            grid = np.geomspace(fit.x_lo, fit.x_hi, 20)
+            ax.plot(grid, fit(grid), "-", color=style.color(alg), lw=5, alpha=0.25)
+            if alg in expected:
+                label += f", theory {expected[alg]:g}"
+                anchor = fit(fit.x_hi)
+                ref = anchor * (grid / fit.x_hi) ** expected[alg]
+                ax.plot(grid, ref, ":", color=style.color(alg), lw=1.5)
+        ax.plot(xs, ys, marker=style.marker(alg), color=style.color(alg), lw=1, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return fits
+
+
+def _note(ax: Any, text: str) -> None:
+    ax.text(0.99, 0.01, text, ha="right", va="bottom", fontsize=7, transform=ax.transAxes)
+
+
+def figure_time_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
+    """``time_vs_n.png``: median wall time per step vs n (log-log)."""
+    fig, (ax,) = style.subplots(1, "Time per step vs hidden size n", width=8)
+    fits = _plot(ax, rows, "n", "n", "time_per_step_s", theory.TIME_VS_N)
+    ax.set_xlabel("hidden units n")
+    ax.set_ylabel("median wall time per step [s]")
+    _note(ax, "thick: least-squares fit over the top 2 octaves; dotted: theory slope")
+    style.save(fig, out / "time_vs_n.png")
+    return fits
+
+
+def figure_memory_vs_T(rows: Sequence[Row], out: Path) -> ScalingFits:
+    """``memory_vs_T.png``: XLA temp bytes vs T at fixed n (log-log)."""
+    n = sorted({r["n"] for r in select(rows, sweep="T")}) or ["?"]
+    fig, (ax,) = style.subplots(1, f"XLA temporary memory vs sequence length (n = {n[0]})", 8)
+    fits = _plot(ax, rows, "T", "T", "mem_temp_size_in_bytes", theory.MEMORY_VS_T)
+    ax.set_xlabel("sequence length T [steps]")
+    ax.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
+    _note(ax, "hybrid: T ≥ 4·S so that M is carried; RTRL: T ≤ its time budget")
+    style.save(fig, out / "memory_vs_T.png")
+    return fits
+
+
+def figure_memory_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
+    """``memory_vs_n.png``: XLA temp bytes vs n in the n sweep (log-log)."""
+    fig, (ax,) = style.subplots(1, "XLA temporary memory vs hidden size n", width=8)
+    fits = _plot(ax, rows, "n", "n", "mem_temp_size_in_bytes", theory.MEMORY_VS_N)
+    ax.set_xlabel("hidden units n")
+    ax.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
+    _note(ax, "T as in the n sweep (RTRL: small T; hybrid: T = 4n)")
+    style.save(fig, out / "memory_vs_n.png")
+    return fits

@@ -1,0 +1,180 @@
+"""The report's tables: fitted exponents, agreement, baselines, acceptance and failures."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gradalgos.plots import theory
+from gradalgos.plots.crossover import Crossovers
+from gradalgos.plots.fit import local_slopes
+from gradalgos.plots.markdown import fmt, table
+from gradalgos.plots.results import Row, select
+from gradalgos.plots.scaling import ScalingFits
+from gradalgos.plots.style import NAMES, series
+
+__all__ = [
+    "EXACT",
+    "acceptance_table",
+    "agreement_table",
+    "baseline_table",
+    "exponent_table",
+    "failed_table",
+    "measurements_table",
+]
+
+EXACT = ("bptt", "checkpointed", "rtrl", "hybrid", "jax-scan", "torch")
+#: (figure, x field, y field, theory) of the exponent table, by quantity.
+QUANTITIES = {
+    "time/step vs n": ("n", "n", "time_per_step_s", theory.TIME_VS_N),
+    "temp bytes vs T": ("T", "T", "mem_temp_size_in_bytes", theory.MEMORY_VS_T),
+    "temp bytes vs n": ("n", "n", "mem_temp_size_in_bytes", theory.MEMORY_VS_N),
+}
+
+
+def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
+    """Fitted exponent, theory, fit range and r², and the local slopes between points."""
+    out = []
+    for quantity, alg_fits in fits.items():
+        sweep, x, y, expected = QUANTITIES[quantity]
+        for alg, fit in alg_fits.items():
+            pts = [r for r in select(rows, sweep=sweep, algorithm=alg) if r["cell"] == "elman"]
+            local = " ".join(f"{s:.2f}" for _, _, s in local_slopes(*series(pts, x, y)))
+            th = expected.get(alg)
+            if fit is None:
+                out.append([quantity, NAMES.get(alg, alg), None, th, None, "—", None, local])
+                continue
+            diff = abs(fit.slope - th) if th is not None else None
+            rng = f"{x} = {fit.x_lo:g}…{fit.x_hi:g} ({fit.points} pts)"
+            out.append([quantity, NAMES.get(alg, alg), fit.slope, th, diff, rng, fit.r2, local])
+    headers = [
+        "quantity",
+        "algorithm",
+        "fitted",
+        "theory",
+        "|diff|",
+        "fit range",
+        "r²",
+        "local slopes (small → large)",
+    ]
+    return table(headers, out)
+
+
+def agreement_table(rows: Sequence[Row]) -> str:
+    """Worst relative L2 error (and cosine) vs the float64 reference, algorithm × cell × dtype,
+    over the agreement sweep."""
+    rows = select(rows, sweep="agreement")
+    cells = sorted({r["cell"] for r in rows})
+    out = []
+    for alg in sorted({r["algorithm"] for r in rows}):
+        for dtype in ("float32", "float64"):
+            line: list = [NAMES.get(alg, alg), dtype]
+            for cell in cells:
+                pts = select(rows, algorithm=alg, cell=cell, dtype=dtype)
+                if not pts:
+                    line.append(None)
+                    continue
+                worst = max(pts, key=lambda r: r["rel_err"])
+                line.append(f"{fmt(worst['rel_err'], 2)} (cos {worst['cosine']:.6f})")
+            out.append(line)
+    return table(["algorithm", "dtype", *cells], out)
+
+
+def baseline_table(rows: Sequence[Row]) -> str:
+    """Time per step of each algorithm / the hand-written jax.grad(scan) baseline, per n."""
+    rows = select(rows, sweep="n", cell="elman")
+    base = {r["n"]: r["time_per_step_s"] for r in select(rows, algorithm="jax-scan")}
+    algs = [a for a in ("bptt", "checkpointed", "tbptt", "torch") if select(rows, algorithm=a)]
+    out = []
+    for n in sorted(base):
+        line: list = [n, base[n]]
+        for alg in algs:
+            t = [r["time_per_step_s"] for r in select(rows, algorithm=alg, n=n)]
+            line.append(t[0] / base[n] if t else None)
+        out.append(line)
+    headers = ["n", "jax.grad(scan) s/step", *(f"{NAMES[a]} / baseline" for a in algs)]
+    return table(headers, out)
+
+
+def _worst_rel_err(rows: Sequence[Row], dtype: str) -> tuple[float | None, str]:
+    pts = [r for r in select(rows, dtype=dtype) if r["algorithm"] in EXACT and "rel_err" in r]
+    if not pts:
+        return None, "no data"
+    worst = max(pts, key=lambda r: r["rel_err"])
+    return worst["rel_err"], worst["label"]
+
+
+def acceptance_table(rows: Sequence[Row], fits: dict[str, ScalingFits], cross: Crossovers) -> str:
+    """The acceptance figures of the benchmark issue, each with its measured value."""
+    out = []
+
+    def check(criterion: str, value: float | None, ok: bool | None, where: str) -> None:
+        verdict = "no data" if ok is None else "PASS" if ok else "FAIL"
+        out.append([criterion, value, verdict, where])
+
+    for alg in ("bptt", "rtrl", "hybrid"):
+        fit = fits["time/step vs n"].get(alg)
+        th = theory.TIME_VS_N[alg]
+        ok = None if fit is None else abs(fit.slope - th) <= 0.3
+        where = f"n = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
+        check(f"{NAMES[alg]} time exponent vs n = {th} ± 0.3", fit and fit.slope, ok, where)
+    fit = fits["temp bytes vs T"].get("bptt")
+    where = f"T = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
+    ok = None if fit is None else abs(fit.slope - 1) <= 0.1
+    check("BPTT temp-memory exponent vs T = 1 ± 0.1", fit and fit.slope, ok, where)
+    mem = {
+        a: [r["mem_temp_size_in_bytes"] for r in select(rows, sweep="T", algorithm=a, T=4096)]
+        for a in ("bptt", "checkpointed")
+    }
+    ratio = mem["checkpointed"][0] / mem["bptt"][0] if all(mem.values()) else None
+    n = select(rows, sweep="T", T=4096)[0]["n"] if ratio is not None else "?"
+    check(
+        "checkpointed temp bytes / BPTT's at T = 4096 ≤ 0.10",
+        ratio,
+        None if ratio is None else ratio <= 0.10,
+        f"n = {n}",
+    )
+    for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
+        worst, where = _worst_rel_err(rows, dtype)
+        check(
+            f"exact algorithms: worst relative error, {dtype} ≤ {tol:g}",
+            worst,
+            None if worst is None else worst <= tol,
+            f"worst: {where}",
+        )
+    for name, value in cross.items():
+        out.append([f"crossover: {name}", value, "info", ""])
+    return table(["criterion", "measured", "verdict", "where"], out)
+
+
+def failed_table(all_rows: Sequence[Row]) -> str:
+    """Every failed config (of the reported code version) with its reason."""
+    failed = [r for r in all_rows if r.get("status") != "ok"]
+    return table(["config", "reason"], [[r["label"], r.get("reason")] for r in failed])
+
+
+def measurements_table(rows: Sequence[Row]) -> str:
+    """Every successful measurement, compact."""
+    out = [
+        [
+            r["label"],
+            r["time_median_s"],
+            r["time_min_s"],
+            r["time_per_step_s"],
+            r["compile_s"],
+            r.get("mem_temp_size_in_bytes"),
+            r.get("gflops"),
+            r.get("rel_err"),
+        ]
+        for r in sorted(select(rows), key=lambda r: r["label"])
+    ]
+    headers = [
+        "config",
+        "median s",
+        "min s",
+        "s/step",
+        "compile s",
+        "temp bytes",
+        "GFLOP/s",
+        "rel err",
+    ]
+    return table(headers, out)
