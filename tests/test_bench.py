@@ -1,0 +1,195 @@
+"""Benchmark harness: fitting, result file, skip/--force, failure recording and a smoke run.
+
+No assertion here is about timings: the exponents are compared with theory in the report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradalgos.bench import BenchConfig, SweepOptions, build_configs, config_key, main
+from gradalgos.bench.pool import DeviceUnavailable, Worker
+from gradalgos.bench.runner import run_configs
+from gradalgos.bench.schema import COMMON_FIELDS, MEASURED_FIELDS
+from gradalgos.bench.store import append_row, measured_keys
+from gradalgos.bench.version import run_metadata
+from gradalgos.plots import fit_loglog, load_rows, make_report
+from gradalgos.plots.fit import local_slopes
+from gradalgos.plots.report import FIGURES
+
+# ---------------------------------------------------------------- fitting (synthetic data)
+
+
+@pytest.mark.parametrize("k", [0.5, 1.0, 2.0, 3.0, 4.0])
+def test_fit_recovers_exact_power_law(k: float) -> None:
+    n = np.array([8, 16, 32, 64, 128, 256])
+    fit = fit_loglog(n, 3e-7 * n**k, octaves=None)
+    assert fit is not None
+    assert fit.slope == pytest.approx(k, abs=1e-9)
+    assert fit.r2 == pytest.approx(1.0)
+    assert fit(n) == pytest.approx(3e-7 * n**k)
+
+
+@pytest.mark.parametrize("k", [2.0, 3.0, 4.0])
+def test_fit_over_asymptotic_range_ignores_overhead(k: float) -> None:
+    """A constant per-step overhead dominates small n; the top-octaves fit still finds k,
+    a fit over every point does not."""
+    rng = np.random.default_rng(0)
+    n = np.array([4, 8, 16, 32, 64, 128, 256, 512, 1024], float)
+    overhead = 1e-5  # the n**k term is 1e5 x the overhead at n = 1024
+    y = (overhead + 1e5 * overhead * (n / 1024) ** k) * rng.lognormal(0, 0.002, n.size)
+    fit = fit_loglog(n, y)
+    assert fit is not None and (fit.x_lo, fit.x_hi, fit.points) == (256, 1024, 3)
+    assert fit.slope == pytest.approx(k, abs=0.1)
+    assert abs(fit_loglog(n, y, octaves=None).slope - k) > 3 * abs(fit.slope - k)
+
+
+def test_fit_edge_cases() -> None:
+    assert fit_loglog([1, 1, 1], [1, 2, 3]) is None
+    assert fit_loglog([1, 2], [0, -1]) is None  # non-positive values are dropped
+    fit = fit_loglog([1, 2, 4, 8], [1, 4, 16, 64])  # top 2 octaves holds 3 points: keep 3
+    assert fit.points == 3 and fit.slope == pytest.approx(2)
+    assert [s for _, _, s in local_slopes([1, 2, 4], [1, 8, 64])] == pytest.approx([3, 3])
+
+
+# ---------------------------------------------------------------- configs and result file
+
+
+def test_config_key_depends_on_config_and_code_version() -> None:
+    a = BenchConfig("n", "tbptt", "elman", 8, 16, settings=(("k1", 4),))
+    assert config_key(a, "v1") == config_key(BenchConfig.from_dict(a.to_dict()), "v1")
+    assert config_key(a, "v1") != config_key(a, "v2")
+    b = BenchConfig("n", "tbptt", "elman", 8, 16, settings=(("k1", 8),))
+    assert config_key(a, "v1") != config_key(b, "v1")
+
+
+def test_store_appends_lines_and_skips_a_cut_line(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    append_row(path, {"key": "a", "status": "ok"})
+    append_row(path, {"key": "b", "status": "failed", "reason": "x"})
+    with path.open("a") as f:
+        f.write('{"key": "c", "sta')  # a line cut by a crash
+    with pytest.warns(UserWarning, match="malformed"):
+        rows = load_rows(path)
+    assert [r["key"] for r in rows] == ["a", "b"]
+    with pytest.warns(UserWarning):
+        assert measured_keys(path) == {"a"}  # failed configs are retried
+
+
+def test_sweeps_respect_overrides() -> None:
+    opts = SweepOptions(mode="quick", sweeps=("n",), algorithms=("rtrl",), n=(4, 6))
+    configs = build_configs(opts)
+    assert {(c.algorithm, c.n) for c in configs} == {("rtrl", 4), ("rtrl", 6)}
+    assert len(build_configs(SweepOptions())) > len(build_configs(SweepOptions(mode="quick")))
+
+
+# ---------------------------------------------------------------- runs in a worker process
+
+
+@pytest.fixture(scope="module")
+def worker() -> Worker:
+    with Worker("cpu") as w:
+        w.start()
+        yield w
+
+
+def _meta() -> dict:
+    return run_metadata(["(test)"])
+
+
+def test_skip_if_measured_and_force(tmp_path: Path, worker: Worker) -> None:
+    results = tmp_path / "results.jsonl"
+    configs = [BenchConfig("agreement", "bptt", "elman", 4, 4, repeats=1)]
+    first = run_configs(configs, results, _meta(), worker, progress=False)
+    assert (first.measured, first.skipped) == (1, 0)
+    again = run_configs(configs, results, _meta(), worker, progress=False)
+    assert (again.measured, again.skipped) == (0, 1)
+    forced = run_configs(configs, results, _meta(), worker, force=True, progress=False)
+    assert (forced.measured, forced.skipped) == (1, 0)
+    other_version = {**_meta(), "code_version": "another"}
+    assert run_configs(configs, results, other_version, worker, progress=False).measured == 1
+    assert len(load_rows(results)) == 3
+
+
+def test_failures_are_recorded_and_reported(tmp_path: Path, worker: Worker) -> None:
+    results = tmp_path / "results.jsonl"
+    bad_setting = BenchConfig("n", "tbptt", "elman", 4, 4, repeats=1, settings=(("k1", 0),))
+    bad_cell = BenchConfig("n", "bptt", "no-such-cell", 4, 4, repeats=1)
+    slow = BenchConfig("n", "rtrl", "elman", 8, 8, repeats=1)
+    good = BenchConfig("n", "bptt", "elman", 4, 4, repeats=1)
+    s = run_configs([bad_setting, bad_cell], results, _meta(), worker, progress=False)
+    s2 = run_configs([slow], results, _meta(), worker, time_limit=0.01, progress=False)
+    s3 = run_configs([good], results, _meta(), worker, progress=False)  # worker restarted
+    assert (s.failed, s2.failed, s3.measured) == (2, 1, 1)
+    rows = {r["label"]: r for r in load_rows(results)}
+    assert "k1 must be a positive int" in rows[bad_setting.label]["reason"]
+    assert "no-such-cell" in rows[bad_cell.label]["reason"]
+    assert "time limit" in rows[slow.label]["reason"]
+    assert rows[good.label]["status"] == "ok"
+    report = make_report(results, tmp_path).read_text()
+    for config in (bad_setting, bad_cell, slow):
+        assert config.label in report
+
+
+def test_gpu_request_without_gpu_is_a_clear_error() -> None:
+    w = Worker("gpu")
+    try:
+        w.start()
+    except DeviceUnavailable as e:
+        assert "--device gpu" in str(e)
+    else:
+        pytest.skip("this machine has a GPU")
+    finally:
+        w.stop()
+
+
+def test_report_without_results_draws_empty_figures(tmp_path: Path) -> None:
+    report = make_report(tmp_path / "missing.jsonl", tmp_path)
+    assert report.exists()
+    for name in FIGURES:
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_smoke_quick_run(tmp_path: Path) -> None:
+    """A reduced ``--quick`` run: one row per requested config, schema, report and figures."""
+    args = [
+        "--quick",
+        "--sweeps",
+        "n",
+        "agreement",
+        "tbptt-k",
+        "--algorithms",
+        "bptt",
+        "rtrl",
+        "tbptt",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    rows = load_rows(tmp_path / "results.jsonl")
+    opts = SweepOptions(
+        mode="quick", sweeps=("n", "agreement", "tbptt-k"), algorithms=("bptt", "rtrl", "tbptt")
+    )
+    expected = {c.label for c in build_configs(opts)}
+    assert sorted(r["label"] for r in rows) == sorted(expected)
+    for row in rows:
+        assert set(COMMON_FIELDS) <= set(row), set(COMMON_FIELDS) - set(row)
+        if row["status"] == "ok":
+            assert set(MEASURED_FIELDS) <= set(row), set(MEASURED_FIELDS) - set(row)
+            assert row["time_min_s"] <= row["time_median_s"]
+            assert len(row["times_s"]) == row["repeats"] >= 5
+            assert row["mem_temp_size_in_bytes"] >= 0
+        else:
+            assert row["reason"]
+        json.dumps(row)
+    assert (tmp_path / "REPORT.md").exists()
+    for name in FIGURES:
+        assert (tmp_path / name).stat().st_size > 0
+    # A second run measures nothing again.
+    assert main([*args, "--no-report"]) == 0
+    assert len(load_rows(tmp_path / "results.jsonl")) == len(rows)
