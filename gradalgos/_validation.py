@@ -43,8 +43,12 @@ class Batch(NamedTuple):
     state_batched: bool
 
 
-def _is_concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+def _values(x: Any) -> np.ndarray | None:
+    """The values of ``x`` as a NumPy array, or ``None`` when ``x`` is traced (unknown)."""
+    try:
+        return np.asarray(x)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
 
 
 def _as_array(name: str, x: Any) -> jax.Array:
@@ -93,7 +97,8 @@ def _float_dtype_of(name: str, leaves: list[Any]) -> jnp.dtype:
 
 
 def _check_finite(name: str, x: Any) -> None:
-    if _is_concrete(x) and not bool(np.all(np.isfinite(np.asarray(x)))):
+    values = _values(x)
+    if values is not None and not bool(np.all(np.isfinite(values))):
         raise ValueError(f"{name} contains NaN or inf; gradalgos refuses non-finite inputs")
 
 
@@ -158,13 +163,12 @@ def _check_targets(cell: AbstractCell, targets: jax.Array, lead: tuple[int, ...]
                 f"integer targets (class labels) must have shape {_shape_str(lead)}, got "
                 f"{_shape_str(tuple(targets.shape))}"
             )
-        if _is_concrete(targets):
-            t = np.asarray(targets)
-            if t.size and (t.min() < 0 or t.max() >= cell.output_size):
-                raise ValueError(
-                    f"integer targets must lie in [0, output_size={cell.output_size}), got "
-                    f"values in [{t.min()}, {t.max()}]"
-                )
+        t = _values(targets)
+        if t is not None and t.size and (t.min() < 0 or t.max() >= cell.output_size):
+            raise ValueError(
+                f"integer targets must lie in [0, output_size={cell.output_size}), got "
+                f"values in [{t.min()}, {t.max()}]"
+            )
         return
     if not jnp.issubdtype(targets.dtype, jnp.floating):
         raise TypeError(f"targets must be a float or integer array, got dtype {targets.dtype}")
