@@ -63,6 +63,14 @@ def elman_case(n: int, T: int, batch: int, m: int = 4, o: int = 2, dtype=jnp.flo
     return cell, params, state0, xs, targets, mask
 
 
+def max_rel_diff(a, b) -> float:
+    """Max over leaves of max|a - b| / max|b|."""
+    return max(
+        float(jnp.max(jnp.abs(x - y)) / jnp.max(jnp.abs(y)))
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
 def compiled(alg, cell, params, state0, xs, targets, mask):
     """A jitted, compiled ``alg.batched_value_and_grad`` and its arguments."""
     fn = jax.jit(
@@ -93,12 +101,7 @@ def bptt_vs_hand_written(repeats: int) -> dict:
         },
         repeats,
     )
-    g_hand = hand(params, xs, targets)[1]
-    g_ours = ours(params, state0, xs, targets, mask)[1]
-    rel = max(
-        float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
-        for a, b in zip(jax.tree.leaves(g_ours), jax.tree.leaves(g_hand), strict=True)
-    )
+    rel = max_rel_diff(ours(params, state0, xs, targets, mask)[1], hand(params, xs, targets)[1])
     return {
         "case": "Elman n=128 T=1000 B=32 float32",
         "hand_written_s": t["hand_written"],
@@ -164,12 +167,8 @@ def hybrid_vs_rtrl(repeats: int) -> dict:
         },
         max(3, repeats // 2),
     )
-    g_r = rtrl(params, state0, xs, targets, mask)[1]
-    g_h = hybrid(params, state0, xs, targets, mask)[1]
-    rel = max(
-        float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
-        for a, b in zip(jax.tree.leaves(g_h), jax.tree.leaves(g_r), strict=True)
-    )
+    args = (params, state0, xs, targets, mask)
+    rel = max_rel_diff(hybrid(*args)[1], rtrl(*args)[1])
     return {
         "case": "Elman n=128 T=256 B=1 float32, Hybrid(block=128) vs RTRL",
         "rtrl_s": t["rtrl"],

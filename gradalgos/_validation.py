@@ -73,17 +73,29 @@ def check_cell(cell: Any) -> AbstractCell:
 
 
 @functools.lru_cache(maxsize=256)
-def _expected_params(cell: AbstractCell) -> tuple[Any, tuple[tuple[int, ...], ...]]:
-    shapes = jax.eval_shape(cell.init, jax.random.key(0))
+def _expected(cell: AbstractCell, what: str) -> tuple[Any, tuple[tuple[int, ...], ...]]:
+    """Tree structure and leaf shapes of ``cell.init`` (``what="params"``) or
+    ``cell.initial_state`` (``what="state"``), from shapes only (nothing is computed)."""
+    if what == "params":
+        shapes = jax.eval_shape(cell.init, jax.random.key(0))
+    else:
+        shapes = jax.eval_shape(cell.initial_state)
     leaves, treedef = jax.tree_util.tree_flatten(shapes)
     return treedef, tuple(tuple(leaf.shape) for leaf in leaves)
 
 
-@functools.lru_cache(maxsize=256)
-def _expected_state(cell: AbstractCell) -> tuple[Any, tuple[tuple[int, ...], ...]]:
-    shapes = jax.eval_shape(cell.initial_state)
-    leaves, treedef = jax.tree_util.tree_flatten(shapes)
-    return treedef, tuple(tuple(leaf.shape) for leaf in leaves)
+def _matching_leaves(
+    cell: AbstractCell, what: str, tree: Any, name: str, source: str
+) -> tuple[list[Any], tuple[tuple[int, ...], ...]]:
+    """The leaves of ``tree`` after checking its structure; and the expected leaf shapes."""
+    treedef, shapes = _expected(cell, what)
+    leaves, got_def = jax.tree_util.tree_flatten(tree)
+    if got_def != treedef:
+        raise ValueError(
+            f"{name} does not match {type(cell).__name__}.{source}: expected a pytree "
+            f"{treedef}, got {got_def}"
+        )
+    return leaves, shapes
 
 
 def _float_dtype_of(name: str, leaves: list[Any]) -> jnp.dtype:
@@ -104,13 +116,7 @@ def _check_finite(name: str, x: Any) -> None:
 
 def check_params(cell: AbstractCell, params: Params) -> jnp.dtype:
     """Check structure, shapes and dtype of ``params`` against ``cell.init``; return the dtype."""
-    treedef, shapes = _expected_params(cell)
-    leaves, got_def = jax.tree_util.tree_flatten(params)
-    if got_def != treedef:
-        raise ValueError(
-            f"params does not match {type(cell).__name__}.init: expected a pytree {treedef}, "
-            f"got {got_def}"
-        )
+    leaves, shapes = _matching_leaves(cell, "params", params, "params", "init")
     for i, (leaf, shape) in enumerate(zip(leaves, shapes, strict=True)):
         if not hasattr(leaf, "shape") or tuple(leaf.shape) != shape:
             got = _shape_str(tuple(leaf.shape)) if hasattr(leaf, "shape") else type(leaf).__name__
@@ -129,13 +135,7 @@ def check_state(
     With ``batch`` given, each leaf may be unbatched (shared by all sequences) or carry a
     leading axis of that size; all leaves must agree.
     """
-    treedef, shapes = _expected_state(cell)
-    leaves, got_def = jax.tree_util.tree_flatten(state)
-    if got_def != treedef:
-        raise ValueError(
-            f"{name} does not match {type(cell).__name__}.initial_state(): expected a pytree "
-            f"{treedef}, got {got_def}"
-        )
+    leaves, shapes = _matching_leaves(cell, "state", state, name, "initial_state()")
     batched = set()
     for i, (leaf, shape) in enumerate(zip(leaves, shapes, strict=True)):
         got = tuple(getattr(leaf, "shape", ()))
