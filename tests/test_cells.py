@@ -467,7 +467,8 @@ def test_rtrl_gradient_matches_unrolled_jax_grad(name):
 
 
 def eqx_init(key):
-    eqx = pytest.importorskip("equinox")
+    import equinox as eqx  # only called by the test below, after its importorskip
+
     k_gru, k_out = jax.random.split(key)
     return eqx.nn.GRUCell(M, N, key=k_gru), eqx.nn.Linear(N, O, key=k_out)
 

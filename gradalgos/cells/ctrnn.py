@@ -37,7 +37,8 @@ class CTRNN(AbstractCell):
     time constant: ``taus=((8, 1.0), (4, 8.0))`` is 8 fast units (τ = 1) then 4 slow ones
     (τ = 8). Several groups make a multiple-timescale RNN (MTRNN, Yamashita & Tani 2008;
     here fully connected, without their restricted connectivity). With ``dt = τ`` a unit
-    forgets its past at once; ``dt > τ`` over-shoots (the Euler step is then unstable).
+    forgets its past at once; ``dt > τ`` over-shoots the leak, and ``dt > 2τ`` makes it
+    unstable (the Euler step's leak factor is 1 − dt/τ).
 
     **Parameters** (a dict): ``W_in (n, m)``, ``W_rec (n, n)``, ``b (n,)``, ``W_out (o, n)``,
     ``b_out (o,)``; P = n² + n·m + n + o·n + o, with n = Σ counts.
