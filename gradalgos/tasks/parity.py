@@ -44,6 +44,14 @@ class DelayedParity(ClassificationTask):
     output_size = property(lambda self: 2)
     baseline = property(lambda self: 0.5)
 
+    def stream(self, key: jax.Array, length: int, dtype: Any = None) -> Batch:
+        """One continuous bit stream of ``length`` steps (targets defined from step d + w - 1
+        on), not episodes end to end."""
+        batch = dataclasses.replace(self, length=max(length, self.delay + self.window)).sample(
+            key, 1, dtype
+        )
+        return Batch(*(a[0, :length] for a in batch))
+
     def sample(self, key: jax.Array, batch_size: int, dtype: Any = None) -> Batch:
         dtype = float_dtype(dtype)
         T, d, w = self.length, self.delay, self.window

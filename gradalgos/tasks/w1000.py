@@ -17,7 +17,8 @@ __all__ = ["W1000"]
 
 @dataclasses.dataclass(frozen=True)
 class W1000(RegressionTask):
-    """A pulse a ~ U[0.5, 1.5] at step 0, zeros after; at the last step output ``gain``·a.
+    """A pulse a = ±U[0.5, 1.5] (random sign) at step 0, zeros after; at the last step output
+    ``gain``·a. The sign makes the mean target 0, so no bias can stand in for the recurrence.
 
     With the linear one-unit cell (:meth:`cell`, h_t = w·h_{t-1} + u·x_t, y = v·h), the output
     is u·v·a·w^{T-1}: it explodes for w > 1 and vanishes for w < 1, and so does the gradient,
@@ -55,7 +56,9 @@ class W1000(RegressionTask):
     def sample(self, key: jax.Array, batch_size: int, dtype: Any = None) -> Batch:
         dtype = float_dtype(dtype)
         T = self.length
-        a = jax.random.uniform(key, (batch_size,), dtype, 0.5, 1.5)
+        k_a, k_s = jax.random.split(key)
+        a = jax.random.uniform(k_a, (batch_size,), dtype, 0.5, 1.5)
+        a = jnp.where(jax.random.bernoulli(k_s, 0.5, (batch_size,)), a, -a)
         first = jax.nn.one_hot(0, T, dtype=dtype)
         last = jax.nn.one_hot(T - 1, T, dtype=dtype)
         xs = (a[:, None] * first)[..., None]
