@@ -87,7 +87,7 @@ def _fig_clipping(res: dict, path: pathlib.Path) -> pathlib.Path:
     for label, run in res["runs"].items():
         h = run["history"]
         w = run["settings"]["final_w"]
-        ax.semilogy(_arr(h["step"]), _arr(h["loss"]), label=f"{label} (final w = {w:.5g})")
+        ax.semilogy(_arr(h["step"]), _arr(h["loss"]), label=f"{label} (final w = {_fmt(w, 5)})")
     ax.axhline(next(iter(res["runs"].values()))["baseline"], color="grey", ls=":", lw=1,
                label="predict 0")  # fmt: skip
     ax.set_xlabel("SGD update")
