@@ -47,9 +47,17 @@ def parser() -> argparse.ArgumentParser:
         choices=("float32", "float64"),
         help="dtype (default float32; the agreement sweep runs both)",
     )
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="cpu (default) or gpu: exits with an error when JAX finds no GPU; on a GPU each "
+        "config runs in a fresh process so that memory_stats' peak_bytes_in_use is its own",
+    )
     p.add_argument("--repeats", type=int, default=5, help="timed calls per config (≥ 5)")
-    p.add_argument("--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS))
+    p.add_argument(
+        "--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS), help="sweeps to run"
+    )
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
     p.add_argument(
         "--force",

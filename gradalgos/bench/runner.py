@@ -14,6 +14,7 @@ from typing import Any
 from tqdm import tqdm
 
 from gradalgos.bench.config import BenchConfig, config_key
+from gradalgos.bench.eta import estimated_seconds
 from gradalgos.bench.pool import Worker
 from gradalgos.bench.store import append_row, measured_keys
 
@@ -58,7 +59,8 @@ def run_configs(
         worker: the process that measures.
         force: measure again configs already measured with this code version.
         time_limit: seconds per config (compile included) before it is recorded as failed.
-        progress: show a tqdm bar (config, elapsed, remaining) on stderr.
+        progress: show a tqdm bar on stderr: the config being measured, configs done, elapsed
+            and remaining time (weighted by :func:`.eta.estimated_seconds`).
     """
     summary = RunSummary()
     t0 = time.perf_counter()
@@ -76,17 +78,27 @@ def run_configs(
             f"{meta['code_version']} (--force to measure again)",
             file=sys.stderr,
         )
-    bar = tqdm(todo, disable=not progress, unit="config", file=sys.stderr, dynamic_ncols=True)
-    for config, key in bar:
-        bar.set_description(config.label)
-        result = worker.run(config, time_limit)
-        row = _row(config, key, {**meta, **worker.metadata}, result)
-        append_row(results, row)
-        if row["status"] == "ok":
-            summary.measured += 1
-        else:
-            summary.failed += 1
-            summary.failures.append((config.label, row["reason"]))
-            bar.write(f"FAILED {config.label}: {row['reason']}")
+    weights = [estimated_seconds(config) for config, _ in todo]
+    bar = tqdm(
+        total=round(sum(weights), 1),
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+    )
+    with bar:
+        for i, ((config, key), weight) in enumerate(zip(todo, weights, strict=True)):
+            bar.set_description_str(config.label, refresh=False)
+            bar.set_postfix_str(f"{i + 1}/{len(todo)} configs", refresh=True)
+            result = worker.run(config, time_limit)
+            row = _row(config, key, {**meta, **worker.metadata}, result)
+            append_row(results, row)
+            if row["status"] == "ok":
+                summary.measured += 1
+            else:
+                summary.failed += 1
+                summary.failures.append((config.label, row["reason"]))
+                bar.write(f"FAILED {config.label}: {row['reason']}")
+            bar.update(round(weight, 1))
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -4,6 +4,10 @@ Sweeps (the ``sweep`` field of every row):
 
 - ``n``: time and memory vs hidden size n. BPTT-like algorithms (O(n²) per step) at T fixed;
   RTRL (O(n⁴)) at a small T; the hybrid with h = S at T = 4·n, so that 3 of its 4 blocks carry M.
+  The default stops BPTT at n = 1024: at n = 2048, W_rec and its gradient (32 MB in float32)
+  no longer fit a 32 MB L3 cache and the step from 1024 to 2048 measures the cache-to-DRAM
+  transition (local slope ≈ 3 on the reference machine) rather than the algorithm;
+  ``--full`` goes to 4096 to show it.
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h.
@@ -80,7 +84,7 @@ SIZES: dict[str, Sizes] = {
         tbptt_k=4,
     ),
     "default": Sizes(
-        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048),
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024),
         T_bptt=128,
         n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192),
         T_rtrl=16,
@@ -92,7 +96,7 @@ SIZES: dict[str, Sizes] = {
         k_n=32,
         k_T=256,
         h_values=tuple(h for h in _P2 if h <= 256),
-        h_n=32,
+        h_n=64,
         h_T=1024,
         batch_values=(1, 4, 16, 64),
         batch_n=32,

@@ -27,14 +27,23 @@ class Timed(dict):
     ``time_min_s``, the executable (``compiled``) and the last output (``output``)."""
 
 
-def time_compiled(fn: Callable[..., Any], args: Sequence[Any], repeats: int) -> Timed:
-    """``jax.jit(fn)``: lower and compile once (timed apart), one warm-up call, then
-    ``repeats`` timed calls, each ended by ``block_until_ready``.
+#: Fast configs are timed over more calls, up to this much wall time in all [s].
+MIN_TOTAL_S = 0.2
+MAX_REPEATS = 100
+
+
+def time_compiled(
+    fn: Callable[..., Any], args: Sequence[Any], repeats: int, min_total_s: float = MIN_TOTAL_S
+) -> Timed:
+    """``jax.jit(fn)``: lower and compile once (timed apart), one warm-up call, then at least
+    ``repeats`` timed calls, each ended by ``block_until_ready`` (more, up to
+    :data:`MAX_REPEATS`, while their total stays under ``min_total_s``: fast calls are noisy).
 
     Arguments:
         fn: a function of ``args`` returning arrays.
         args: its arguments (arrays on the target device).
-        repeats: timed calls (≥ 1).
+        repeats: minimum number of timed calls (≥ 1).
+        min_total_s: time budget that more calls of a fast function may fill.
 
     Returns:
         A :class:`Timed` with median and minimum wall time over the repeats.
@@ -42,9 +51,12 @@ def time_compiled(fn: Callable[..., Any], args: Sequence[Any], repeats: int) -> 
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
     output = jax.block_until_ready(compiled(*args))  # warm-up
+    first = time.perf_counter() - t0
+    calls = max(repeats, min(MAX_REPEATS, int(min_total_s / max(first, 1e-9))))
     times = []
-    for _ in range(repeats):
+    for _ in range(calls):
         t0 = time.perf_counter()
         output = jax.block_until_ready(compiled(*args))
         times.append(time.perf_counter() - t0)

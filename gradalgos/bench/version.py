@@ -66,7 +66,7 @@ def run_metadata(argv: list[str] | None = None) -> dict[str, Any]:
     return {
         "code_version": code_version(),
         "git_commit": git_commit(),
-        "command": "python -m gradalgos.bench " + shlex.join(argv),
+        "command": ("python -m gradalgos.bench " + shlex.join(argv)).strip(),
         "host_cpus": os.cpu_count(),
         "host_cpu": _cpu_model(),
         "python": platform.python_version(),
