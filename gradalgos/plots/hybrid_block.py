@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gradalgos.plots import style
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import Row
 
 __all__ = ["figure_hybrid_block"]
 
@@ -16,17 +16,9 @@ __all__ = ["figure_hybrid_block"]
 def figure_hybrid_block(rows: Sequence[Row], out: Path) -> Path:
     """``hybrid_block.png``: time per step and XLA temp bytes vs h (sweep ``hybrid-h``), with
     h = S and the fastest h marked. Theory: O(S·n² + S²·P/h) per step, memory O(S·P + h·S)."""
-    pts = sorted(
-        select(rows, sweep="hybrid-h", algorithm="hybrid"), key=lambda r: r["settings"]["block"]
-    )
     title = "Hybrid: cost vs block length h"
-    if pts:
-        r0 = pts[0]
-        title += f" ({r0['cell']}, n = {r0['n']}, S = {r0['S']}, T = {r0['T']}, {r0['dtype']})"
-    fig, (ax_t, ax_m) = style.subplots(2, title)
+    pts, fig, (ax_t, ax_m) = style.setting_sweep(rows, "hybrid-h", "hybrid", "block", title)
     if not pts:
-        style.no_data(ax_t, "sweep 'hybrid-h'")
-        style.no_data(ax_m, "sweep 'hybrid-h'")
         return style.save(fig, out / "hybrid_block.png")
     h = np.array([r["settings"]["block"] for r in pts], float)
     t = np.array([r["time_per_step_s"] for r in pts])

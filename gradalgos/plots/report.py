@@ -52,15 +52,23 @@ def _header(rows: Sequence[Row], version: str | None) -> str:
         "- command(s): " + "; ".join(f"`{c}`" for c in commands),
         "",
         "**Method.** Each config is jitted, lowered and compiled once (compile time recorded "
-        "apart), called once to warm up, then timed over `repeats` calls ended by "
-        "`block_until_ready`; figures use the median, time per step = median / T. Memory is "
+        "apart), called once to warm up, then timed over at least `repeats` (5) calls "
+        "ended by `block_until_ready` (fast configs: more calls, up to 0.2 s in all); "
+        "figures use the median, time per step = median / T. Memory is "
         "XLA's own accounting (`compiled.memory_analysis()`): `temp_size_in_bytes` is the "
         "scratch memory the algorithm needs beyond its inputs and outputs. Gradients are "
         "compared with BPTT run in float64 on the same values. Exponents are least-squares "
         f"slopes in log-log over the top {FIT_OCTAVES} octaves of each measured range (at least "
         "3 points), where per-step overheads no longer dominate; the local slopes between "
         "consecutive points are listed so the approach to the asymptote can be judged. "
-        "Configs run one at a time in a worker process; other load on the machine adds noise.",
+        "Configs run one at a time in a worker process; other load on the machine adds noise "
+        "(compare the median and minimum columns of the last table).",
+        "",
+        "**Reading the exponents.** A local slope jumps where a working set leaves a cache level "
+        "(BPTT: W_rec and its gradient, 8·n² bytes in float32; RTRL and the hybrid: M, 4·S·P "
+        "bytes) or where XLA switches kernels, so a fit is meaningful only within one regime; "
+        "the fit range is stated with each exponent. Temp bytes also hold copies of the inputs "
+        "(O(T·(m + o)), m = o = 8 here), which set a floor under the flat (O(1) in T) curves.",
         "",
     ]
     return "\n".join(lines)

@@ -78,35 +78,64 @@ def _note(ax: Any, text: str) -> None:
     ax.text(0.99, 0.01, text, ha="right", va="bottom", fontsize=7, transform=ax.transAxes)
 
 
+def _figure(
+    rows: Sequence[Row],
+    out: Path,
+    name: str,
+    title: str,
+    axes: tuple[str, str, str, str, str],
+    expected: dict[str, float],
+    note: str,
+) -> ScalingFits:
+    """One log-log figure; ``axes`` = (sweep, x field, y field, x label, y label)."""
+    sweep, x, y, xlabel, ylabel = axes
+    fig, (ax,) = style.subplots(1, title, width=8)
+    fits = _plot(ax, rows, sweep, x, y, expected)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _note(ax, note)
+    style.save(fig, out / name)
+    return fits
+
+
+_TEMP = "temp_size_in_bytes (memory_analysis) [bytes]"
+
+
 def figure_time_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``time_vs_n.png``: median wall time per step vs n (log-log)."""
-    fig, (ax,) = style.subplots(1, "Time per step vs hidden size n", width=8)
-    fits = _plot(ax, rows, "n", "n", "time_per_step_s", theory.TIME_VS_N)
-    ax.set_xlabel("hidden units n")
-    ax.set_ylabel("median wall time per step [s]")
-    _note(ax, "thick: least-squares fit over the top 2 octaves; dotted: theory slope")
-    style.save(fig, out / "time_vs_n.png")
-    return fits
+    axes = ("n", "n", "time_per_step_s", "hidden units n", "median wall time per step [s]")
+    note = "thick: least-squares fit over the top 2 octaves; dotted: theory slope"
+    title = "Time per step vs hidden size n"
+    return _figure(rows, out, "time_vs_n.png", title, axes, theory.TIME_VS_N, note)
 
 
 def figure_memory_vs_T(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``memory_vs_T.png``: XLA temp bytes vs T at fixed n (log-log)."""
     n = sorted({r["n"] for r in select(rows, sweep="T")}) or ["?"]
-    fig, (ax,) = style.subplots(1, f"XLA temporary memory vs sequence length (n = {n[0]})", 8)
-    fits = _plot(ax, rows, "T", "T", "mem_temp_size_in_bytes", theory.MEMORY_VS_T)
-    ax.set_xlabel("sequence length T [steps]")
-    ax.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
-    _note(ax, "hybrid: T ≥ 4·S so that M is carried; RTRL: T ≤ its time budget")
-    style.save(fig, out / "memory_vs_T.png")
-    return fits
+    axes = ("T", "T", "mem_temp_size_in_bytes", "sequence length T [steps]", _TEMP)
+    note = "hybrid: T ≥ 4·S so that M is carried; RTRL: T ≤ its time budget"
+    title = f"XLA temporary memory vs sequence length (n = {n[0]})"
+    return _figure(rows, out, "memory_vs_T.png", title, axes, theory.MEMORY_VS_T, note)
 
 
 def figure_memory_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``memory_vs_n.png``: XLA temp bytes vs n in the n sweep (log-log)."""
-    fig, (ax,) = style.subplots(1, "XLA temporary memory vs hidden size n", width=8)
-    fits = _plot(ax, rows, "n", "n", "mem_temp_size_in_bytes", theory.MEMORY_VS_N)
-    ax.set_xlabel("hidden units n")
-    ax.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
-    _note(ax, "T as in the n sweep (RTRL: small T; hybrid: T = 4n)")
-    style.save(fig, out / "memory_vs_n.png")
-    return fits
+    axes = ("n", "n", "mem_temp_size_in_bytes", "hidden units n", _TEMP)
+    note = "T as in the n sweep (" + _sweep_T(rows) + ")"
+    title = "XLA temporary memory vs hidden size n"
+    return _figure(rows, out, "memory_vs_n.png", title, axes, theory.MEMORY_VS_N, note)
+
+
+def _sweep_T(rows: Sequence[Row]) -> str:
+    """The sequence lengths of the n sweep per algorithm, e.g. ``"bptt T=128; rtrl T=16"``."""
+    parts = []
+    for alg in _ORDER:
+        pts = select(rows, sweep="n", algorithm=alg)
+        Ts = sorted({r["T"] for r in pts})
+        if len(Ts) == 1:
+            parts.append(f"{alg} T={Ts[0]}")
+        elif Ts and all(r["T"] == 4 * r["n"] for r in pts):
+            parts.append(f"{alg} T=4n")
+        elif Ts:
+            parts.append(f"{alg} T={Ts[0]}…{Ts[-1]}")
+    return "; ".join(parts)

@@ -14,7 +14,7 @@ import numpy as np
 
 from gradalgos.plots.results import Row
 
-__all__ = ["NAMES", "color", "marker", "no_data", "save", "series", "subplots"]
+__all__ = ["NAMES", "color", "marker", "no_data", "save", "series", "setting_sweep", "subplots"]
 
 #: Display names.
 NAMES: dict[str, str] = {
@@ -78,3 +78,22 @@ def save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def setting_sweep(
+    rows: Iterable[Row], sweep: str, algorithm: str, setting: str, title: str
+) -> tuple[list[Row], Any, list[Any]]:
+    """Rows of a sweep over one algorithm setting (sorted by it) and a two-panel figure titled
+    with the case (cell, n, S, T, dtype); both panels say "no data" when there are none."""
+    pts = [r for r in rows if r.get("sweep") == sweep and r.get("algorithm") == algorithm]
+    pts = sorted(
+        (r for r in pts if r.get("status", "ok") == "ok"), key=lambda r: r["settings"][setting]
+    )
+    if pts:
+        r = pts[0]
+        title += f" ({r['cell']}, n = {r['n']}, S = {r['S']}, T = {r['T']}, {r['dtype']})"
+    fig, axes = subplots(2, title)
+    if not pts:
+        for ax in axes:
+            no_data(ax, f"sweep {sweep!r}")
+    return pts, fig, axes

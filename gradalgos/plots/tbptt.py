@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gradalgos.plots import style
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import Row
 
 __all__ = ["figure_tbptt_bias"]
 
@@ -16,15 +16,9 @@ __all__ = ["figure_tbptt_bias"]
 def figure_tbptt_bias(rows: Sequence[Row], out: Path) -> Path:
     """``tbptt_bias.png``: 1 − cosine and relative L2 error vs the float64 BPTT gradient, and
     time per step, against k (sweep ``tbptt-k``)."""
-    rows = select(rows, sweep="tbptt-k", algorithm="tbptt")
-    pts = sorted(rows, key=lambda r: r["settings"]["k1"])
     title = "TBPTT(k, k): gradient bias and cost vs truncation k"
-    if pts:
-        title += f" ({pts[0]['cell']}, n = {pts[0]['n']}, T = {pts[0]['T']}, {pts[0]['dtype']})"
-    fig, (ax_bias, ax_time) = style.subplots(2, title)
+    pts, fig, (ax_bias, ax_time) = style.setting_sweep(rows, "tbptt-k", "tbptt", "k1", title)
     if not pts:
-        style.no_data(ax_bias, "sweep 'tbptt-k'")
-        style.no_data(ax_time, "sweep 'tbptt-k'")
         return style.save(fig, out / "tbptt_bias.png")
     k = np.array([r["settings"]["k1"] for r in pts], float)
     one_minus_cos = np.array([max(1.0 - r["cosine"], 1e-17) for r in pts])
