@@ -182,7 +182,7 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
         if row["status"] == "ok":
             assert set(MEASURED_FIELDS) <= set(row), set(MEASURED_FIELDS) - set(row)
             assert row["time_min_s"] <= row["time_median_s"]
-            assert len(row["times_s"]) == row["repeats"] >= 5
+            assert len(row["times_s"]) >= row["repeats"] >= 5
             assert row["mem_temp_size_in_bytes"] >= 0
         else:
             assert row["reason"]
