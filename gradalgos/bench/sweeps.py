@@ -123,7 +123,7 @@ SIZES: dict[str, Sizes] = {
         batch_values=(1, 4, 16, 64, 256),
         batch_n=64,
         batch_T=64,
-        agreement_cells=("elman", "lstm", "gru", "irnn", "jordan", "ctrnn", "indrnn"),
+        agreement_cells=("elman", "lstm", "gru", "irnn", "jordan", "indrnn", "second_order"),
         agreement_n=16,
         agreement_T=64,
     ),
