@@ -84,12 +84,11 @@ def run_configs(
         disable=not progress,
         file=sys.stderr,
         dynamic_ncols=True,
-        bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix} [{elapsed}<{remaining}]",
+        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
     )
     with bar:
         for i, ((config, key), weight) in enumerate(zip(todo, weights, strict=True)):
-            bar.set_description_str(config.label, refresh=False)
-            bar.set_postfix_str(f"{i + 1}/{len(todo)} configs", refresh=True)
+            bar.set_description_str(f"[{i + 1}/{len(todo)}] {config.label}", refresh=True)
             result = worker.run(config, time_limit)
             row = _row(config, key, {**meta, **worker.metadata}, result)
             append_row(results, row)
