@@ -177,3 +177,14 @@ def test_cli_train_writes_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["settings"]["algorithm"] == "rtrl" and len(data["history"]["loss"]) == 2
     assert "test mse" in capsys.readouterr().out
+
+
+def test_cli_compare_writes_figures_and_markdown(tmp_path):
+    argv = ["compare", "--only", "w1000", "clipping", "--budget", "0.05",
+            "--out-dir", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    assert (tmp_path / "train_w1000.png").exists() and (tmp_path / "train_clipping.png").exists()
+    md = (tmp_path / "TRAINING.md").read_text()
+    assert "w¹⁰⁰⁰ toy" in md and "Clipping on vs off" in md
+    results = json.loads((tmp_path / "train_results.json").read_text())
+    assert set(results) == {"w1000", "clipping", "meta"}

@@ -54,6 +54,14 @@ def _curves(ax_step: Any, ax_time: Any, runs: dict, ylabel: str, log_y: bool) ->
     ax_step.legend(fontsize=7)
 
 
+def _label(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    ax.grid(alpha=0.3)
+
+
 def _save(fig: Any, path: pathlib.Path) -> pathlib.Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -75,10 +83,7 @@ def _fig_w1000(res: dict, path: pathlib.Path) -> pathlib.Path:
     ax.semilogy(w, _arr(res["loss"]), label="loss L(w)")
     ax.semilogy(w, _arr(res["grad"]), label="|∂L/∂w|")
     ax.axvline(res["w_star"], color="grey", ls=":", label=f"w* = {res['w_star']:.5f}")
-    ax.set_xlabel("recurrent weight w")
-    ax.set_title(f"w¹⁰⁰⁰ toy: {res['task']}", fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
+    _label(ax, "recurrent weight w", "", f"w¹⁰⁰⁰ toy: {res['task']}")
     return _save(fig, path)
 
 
@@ -90,11 +95,8 @@ def _fig_clipping(res: dict, path: pathlib.Path) -> pathlib.Path:
         ax.semilogy(_arr(h["step"]), _arr(h["loss"]), label=f"{label} (final w = {_fmt(w, 5)})")
     ax.axhline(next(iter(res["runs"].values()))["baseline"], color="grey", ls=":", lw=1,
                label="predict 0")  # fmt: skip
-    ax.set_xlabel("SGD update")
-    ax.set_ylabel("training loss (MSE)")
-    ax.set_title(f"clipping, start w = {res['w_start']}, w* = {res['w_star']:.5f}", fontsize=9)
-    ax.legend()
-    ax.grid(alpha=0.3)
+    title = f"clipping, start w = {res['w_start']}, w* = {res['w_star']:.5f}"
+    _label(ax, "SGD update", "training loss (MSE)", title)
     return _save(fig, path)
 
 
