@@ -13,7 +13,8 @@ from gradalgos.plots.results import Row, select
 
 __all__ = ["Crossovers", "crossing", "figure_crossover"]
 
-Crossovers = dict[str, float | None]
+#: ``{name: (value or None, how it was found / why there is none)}``.
+Crossovers = dict[str, tuple[float | None, str]]
 
 
 def crossing(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
@@ -61,9 +62,10 @@ def _lower(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> str:
 
 def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
     """``crossover.png`` (left: time per step vs n, RTRL vs hybrid with h = S; right: XLA temp
-    bytes vs T, BPTT vs RTRL). Returns ``{"hybrid_beats_rtrl_n": …, "bptt_exceeds_rtrl_T": …}``."""
+    bytes vs T, BPTT vs RTRL). Returns ``hybrid_beats_rtrl_n`` and ``bptt_exceeds_rtrl_T``
+    (log-log interpolation between measured points)."""
     fig, (ax_n, ax_T) = style.subplots(2, "Crossovers (measured, elman)")
-    result: Crossovers = {}
+    result: dict[str, float | None] = {}
     (xr, yr), (xh, yh), n_common, tr, th = _common(
         rows, "n", "n", "time_per_step_s", "rtrl", "hybrid"
     )
@@ -118,4 +120,18 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     style.save(fig, out / "crossover.png")
-    return result
+    hybrid_note = _lower(th, tr, "hybrid", "RTRL") if len(n_common) else "no data"
+    bptt_note = _lower(mb, mr, "BPTT", "RTRL") if len(T_common) else "no data"
+    if extrapolated:
+        bptt_note = f"RTRL's temp bytes at T = {T_common[-1]:g} held flat beyond (O(1) in T)"
+    n = select(rows, sweep="T", algorithm="bptt")
+    return {
+        "hybrid faster than RTRL for n >": (
+            result["hybrid_beats_rtrl_n"],
+            "interpolated" if result["hybrid_beats_rtrl_n"] else f"none: {hybrid_note}",
+        ),
+        f"BPTT temp bytes exceed RTRL's for T > (n = {n[0]['n'] if n else '?'})": (
+            result["bptt_exceeds_rtrl_T"],
+            bptt_note if result["bptt_exceeds_rtrl_T"] else f"none: {bptt_note}",
+        ),
+    }

@@ -13,9 +13,22 @@ from gradalgos.plots.results import Row
 __all__ = ["figure_hybrid_block"]
 
 
+def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
+    """``(a, b)`` of ``t ≈ a + b/h`` (relative least squares). Theory: a ∝ S·n² (the S reverse
+    passes, every step) and b ∝ S²·P (the J·M product, once per block): time falls as 1/h until
+    the knee h = b/a (≈ S·P/n² ≈ S for a fully connected cell) and is flat beyond it, while the
+    memory grows as h·S."""
+    if len(h) < 3:
+        return None
+    A = np.stack([1 / t, 1 / (h * t)], axis=1)
+    (a, b), *_ = np.linalg.lstsq(A, np.ones_like(t), rcond=None)
+    return float(a), float(b)
+
+
 def figure_hybrid_block(rows: Sequence[Row], out: Path) -> Path:
     """``hybrid_block.png``: time per step and XLA temp bytes vs h (sweep ``hybrid-h``), with
-    h = S and the fastest h marked. Theory: O(S·n² + S²·P/h) per step, memory O(S·P + h·S)."""
+    h = S, the fastest h and the knee of a fitted ``a + b/h`` marked. Theory: O(S·n² + S²·P/h)
+    per step, memory O(S·P + h·S)."""
     title = "Hybrid: cost vs block length h"
     pts, fig, (ax_t, ax_m) = style.setting_sweep(rows, "hybrid-h", "hybrid", "block", title)
     if not pts:
@@ -24,6 +37,13 @@ def figure_hybrid_block(rows: Sequence[Row], out: Path) -> Path:
     t = np.array([r["time_per_step_s"] for r in pts])
     mem = np.array([r.get("mem_temp_size_in_bytes") or np.nan for r in pts], float)
     ax_t.plot(h, t, "o-", color=style.color("hybrid"), label="measured (median)")
+    knee = _knee(h, t)
+    if knee is not None:
+        a, b = knee
+        grid = np.geomspace(h[0], h[-1], 50)
+        ax_t.plot(grid, a + b / grid, "--", color="gray", label="fit a + b/h")
+        if b > 0 and a > 0:
+            ax_t.axvline(b / a, color="k", ls="--", lw=1, label=f"knee b/a = {b / a:.3g}")
     best = int(np.argmin(t))
     ax_t.plot(h[best], t[best], "*", ms=14, color="k", label=f"fastest: h = {h[best]:g}")
     ax_m.plot(h, mem, "o-", color=style.color("hybrid"))

@@ -60,8 +60,8 @@ def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
 
 
 def agreement_table(rows: Sequence[Row]) -> str:
-    """Worst relative L2 error (and cosine) vs the float64 reference, algorithm × cell × dtype,
-    over the agreement sweep."""
+    """Worst relative L2 error and its 1 − cosine vs the float64 reference, algorithm × cell ×
+    dtype, over the agreement sweep."""
     rows = select(rows, sweep="agreement")
     cells = sorted({r["cell"] for r in rows})
     out = []
@@ -74,7 +74,7 @@ def agreement_table(rows: Sequence[Row]) -> str:
                     line.append(None)
                     continue
                 worst = max(pts, key=lambda r: r["rel_err"])
-                line.append(f"{fmt(worst['rel_err'], 2)} (cos {worst['cosine']:.6f})")
+                line.append(f"{fmt(worst['rel_err'], 2)} / {fmt(1 - worst['cosine'], 2)}")
             out.append(line)
     return table(["algorithm", "dtype", *cells], out)
 
@@ -141,8 +141,8 @@ def acceptance_table(rows: Sequence[Row], fits: dict[str, ScalingFits], cross: C
             None if worst is None else worst <= tol,
             f"worst: {where}",
         )
-    for name, value in cross.items():
-        out.append([f"crossover: {name}", value, "info", ""])
+    for name, (value, note) in cross.items():
+        out.append([f"crossover: {name}", value, "info", note])
     return table(["criterion", "measured", "verdict", "where"], out)
 
 
