@@ -26,6 +26,7 @@ from gradalgos.tasks import W1000, AbstractTask, AnBn, DelayedParity, Sine
 from gradalgos.tasks.adding import Adding
 from gradalgos.training.common import TrainResult
 from gradalgos.training.evaluate import evaluate, predict
+from gradalgos.training.figures import DEFAULT, write_report
 from gradalgos.training.offline import train
 from gradalgos.training.online import train_online
 
@@ -211,7 +212,6 @@ EXPERIMENTS: dict[str, Callable[[float, jax.Array], dict]] = {
     "anbn": exp_anbn,
     "acceptance": exp_acceptance,
 }
-DEFAULT = ("sine", "parity", "w1000", "clipping", "irnn", "anbn")
 
 
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
@@ -226,8 +226,6 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> dict:
-    from gradalgos.training.figures import write_report
-
     if args.budget <= 0:
         raise ValueError(f"budget must be > 0 seconds, got {args.budget}")
     path = args.out_dir / RESULTS
