@@ -32,6 +32,7 @@ COMMON_FIELDS: dict[str, str] = {
     "device_kind": "JAX device kind",
     "jax_version": "jax version",
     "jaxlib_version": "jaxlib version",
+    "load_avg_1m": "host 1-minute load average after the config (the benchmark adds ≈ 1–2)",
 }
 
 #: Further fields of a successful row.
