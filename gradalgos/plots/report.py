@@ -33,6 +33,18 @@ def _distinct(rows: Sequence[Row], field: str) -> str:
     return ", ".join(values) if values else "—"
 
 
+def _load_line(rows: Sequence[Row]) -> str:
+    loads = sorted(r["load_avg_1m"] for r in rows if r.get("load_avg_1m") is not None)
+    if not loads:
+        return "- host load while measuring: not recorded"
+    cpus = _distinct(rows, "host_cpus")
+    return (
+        f"- host 1-minute load average while measuring: median {loads[len(loads) // 2]:.2f}, "
+        f"max {loads[-1]:.2f} on {cpus} CPUs (the benchmark itself adds about 1–2; more means "
+        "other processes shared the CPUs and timings are noisier)"
+    )
+
+
 def _header(rows: Sequence[Row], version: str | None) -> str:
     commands = sorted({r.get("command", "?") for r in rows})
     dates = sorted(r["date"] for r in rows if "date" in r)
@@ -50,6 +62,7 @@ def _header(rows: Sequence[Row], version: str | None) -> str:
         f"- jax {_distinct(rows, 'jax_version')}, jaxlib {_distinct(rows, 'jaxlib_version')}, "
         f"Python {_distinct(rows, 'python')}",
         "- command(s): " + "; ".join(f"`{c}`" for c in commands),
+        _load_line(rows),
         "",
         "**Method.** Each config is jitted, lowered and compiled once (compile time recorded "
         "apart), called once to warm up, then timed over at least `repeats` (5) calls "
