@@ -4,10 +4,10 @@ Sweeps (the ``sweep`` field of every row):
 
 - ``n``: time and memory vs hidden size n. BPTT-like algorithms (O(n²) per step) at T fixed;
   RTRL (O(n⁴)) at a small T; the hybrid with h = S at T = 4·n, so that 3 of its 4 blocks carry M.
-  The default stops BPTT at n = 1024: at n = 2048, W_rec and its gradient (32 MB in float32)
-  no longer fit a 32 MB L3 cache and the step from 1024 to 2048 measures the cache-to-DRAM
-  transition (local slope ≈ 3 on the reference machine) rather than the algorithm;
-  ``--full`` goes to 4096 to show it.
+  BPTT-like algorithms at batch 1 are matrix-vector products, bound by memory traffic, not
+  FLOPs: on a CPU their time per step has three regimes — W_rec in cache with efficiency
+  still rising with n (local slope < 2), the cache-to-DRAM transition (> 2), and DRAM-bound
+  (→ 2) — so the default sweep runs to n = 8192 (at a short T = 32) to reach the last one.
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
@@ -84,11 +84,11 @@ SIZES: dict[str, Sizes] = {
         tbptt_k=4,
     ),
     "default": Sizes(
-        n_bptt=(16, 32, 64, 128, 256, 512, 1024),
-        T_bptt=128,
-        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192),
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
+        T_bptt=32,
+        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192, 256),
         T_rtrl=16,
-        n_hybrid=(16, 32, 48, 64, 96, 128, 192),
+        n_hybrid=(16, 32, 48, 64, 96, 128, 192, 256),
         T_values=(64, 256, 1024, 2048, 4096, 8192),
         T_n=64,
         T_max_rtrl=2048,
@@ -106,9 +106,9 @@ SIZES: dict[str, Sizes] = {
         agreement_T=64,
     ),
     "full": Sizes(
-        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
-        T_bptt=128,
-        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192, 256),
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
+        T_bptt=32,
+        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192, 256, 384),
         T_rtrl=16,
         n_hybrid=(16, 32, 48, 64, 96, 128, 192, 256, 384),
         T_values=(*tuple(t for t in _P2 if t >= 64), 8192, 16384, 32768),
