@@ -53,25 +53,24 @@ class CheckpointedBPTT(AbstractAlgorithm):
         c = self.segment_length(T)
         n_seg, rem = divmod(T, c)
 
-        def segment_loss(params, state, x, t, m):
-            return scan_loss(cell, loss, params, state, x, t, m)
-
-        segment_loss = jax.checkpoint(segment_loss, prevent_cse=False)
-
         def sequence_loss(params, s0, x, t, m):
-            def outer(carry, seg):
+            def segment(params, state, i, length):
+                # Slice the segment inside the checkpointed function: only (state, i) are saved
+                # for the backward pass, never a second copy of the inputs.
+                seg = (jax.lax.dynamic_slice_in_dim(a, i * c, length) for a in (x, t, m))
+                return scan_loss(cell, loss, params, state, *seg)
+
+            segment = jax.checkpoint(segment, prevent_cse=False, static_argnums=(3,))
+
+            def outer(carry, i):
                 state, total = carry
-                seg_total, state = segment_loss(params, state, *seg)
+                seg_total, state = segment(params, state, i, c)
                 return (state, total + seg_total), None
 
-            head = n_seg * c
-            segs = jax.tree_util.tree_map(
-                lambda a: a[:head].reshape((n_seg, c, *a.shape[1:])), (x, t, m)
-            )
             zero = jnp.zeros((), m.dtype)
-            (state, total), _ = jax.lax.scan(outer, (s0, zero), segs)
+            (state, total), _ = jax.lax.scan(outer, (s0, zero), jnp.arange(n_seg))
             if rem:
-                tail_total, state = segment_loss(params, state, x[head:], t[head:], m[head:])
+                tail_total, state = segment(params, state, n_seg, rem)
                 total = total + tail_total
             return total, state
 
