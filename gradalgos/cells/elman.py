@@ -72,5 +72,7 @@ class Elman(AbstractCell):
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         act = resolve_activation(self.activation)
-        h = act(params["W_rec"] @ state + params["W_in"] @ x + params["b"])
-        return h, params["W_out"] @ h + params["b_out"]
+        # Row-vector form (h Wᵀ, same maths): under vmap the batch stays the leading axis of
+        # one (B, n) × (n, n) GEMM, with no transposes between steps.
+        h = act(state @ params["W_rec"].T + x @ params["W_in"].T + params["b"])
+        return h, h @ params["W_out"].T + params["b_out"]
