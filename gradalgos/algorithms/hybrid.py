@@ -17,7 +17,7 @@ __all__ = ["Hybrid"]
 
 @dataclasses.dataclass(frozen=True)
 class Hybrid(AbstractOnlineAlgorithm):
-    """BPTT inside blocks of ``h`` steps, RTRL's sensitivity M ``(S, P)`` carried across blocks.
+    """BPTT inside blocks of ``h`` steps, RTRL's sensitivity M (S×P) carried across blocks.
 
     Per block starting at b with carry (s_b, M_b): one reverse pass gives the in-block gradient
     and λ = ∂L_block/∂s_b (gradient += g + λ·M_b); S reverse passes with unit cotangents on

@@ -17,13 +17,14 @@ __all__ = ["RTRL"]
 
 @dataclasses.dataclass(frozen=True)
 class RTRL(AbstractOnlineAlgorithm):
-    """Real-time recurrent learning: carry the sensitivity M_t = ∂s_t/∂θ ``(S, P)`` forward,
+    """Real-time recurrent learning: carry the sensitivity M_t = ∂s_t/∂θ (S×P) forward,
 
         M_t = J^s_t · M_{t-1} + J^θ_t,     dℓ_t/dθ = ∂ℓ_t/∂θ|direct + ∂ℓ_t/∂s_{t-1} · M_{t-1}
 
     J^s_t ``(S, S)`` and J^θ_t ``(S, P)`` come from one ``jax.vjp`` of the step pulled back
     along the S unit vectors (``jax.vmap``), so J^θ is never formed from a P×P identity; the
-    tangent update J^s·M is a single GEMM. Exact.
+    tangent update J^s·M is a single GEMM per parameter leaf (M is stored per leaf, leaves
+    ``(S, *leaf.shape)``; see :class:`SensitivityState`). Exact.
 
     Time O(S²·P + S·cost(step)) per step: O(n⁴) for a fully connected cell (P ≈ n²).
     Memory O(S·P) = O(n³), independent of T.
