@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,6 +88,40 @@ def _header(rows: Sequence[Row], version: str | None) -> str:
     return "\n".join(lines)
 
 
+def _core_targets(path: Path) -> str:
+    """The issue-2 performance targets from ``core_targets.json`` (benchmarks/core_targets.py)."""
+    if not path.exists():
+        return (
+            "Not measured: run "
+            "`python benchmarks/core_targets.py --out reports/core_targets.json`.\n"
+        )
+    c = json.loads(path.read_text())
+    b, r, h = c["bptt_vs_hand_written"], c["rtrl_memory_and_gemm"], c["hybrid_vs_rtrl"]
+    rows = [
+        (b["case"], "time / hand-written jax.grad(scan) ≤ 1.05", f"{b['ratio']:.3f}"),
+        (r["case"], "XLA temp bytes / (3·S·P·4) ≤ 1", f"{r['temp_over_budget']:.3f}"),
+        (
+            r["case"],
+            "J·M GFLOP/s / 1024³ matmul ≥ 0.6 (product alone)",
+            f"{r['jm_fraction_alone']:.2f}",
+        ),
+        (
+            r["case"],
+            "same, whole RTRL step (only J·M flops credited)",
+            f"{r['jm_fraction_whole_step']:.2f}",
+        ),
+        (h["case"], "RTRL time / hybrid time ≥ 20", f"{h['speedup']:.1f}"),
+    ]
+    lines = ["| case | criterion | measured |", "|---|---|---|"]
+    lines += [f"| {a} | {k} | {v} |" for a, k, v in rows]
+    m = c["machine"]
+    lines.append(
+        f"\nMeasured on {m['device']} ({m['platform']}), jax {m['jax']}, by "
+        "`python benchmarks/core_targets.py --out reports/core_targets.json`.\n"
+    )
+    return "\n".join(lines)
+
+
 def make_report(
     results: str | Path, out: str | Path | None = None, *, code_version: str | None = None
 ) -> Path:
@@ -135,6 +170,11 @@ def make_report(
         "## Baselines: our time / hand-written `jax.jit(jax.value_and_grad(loss over "
         "lax.scan))`, sweep n\n",
         tables.baseline_table(rows),
+        "## Core performance targets\n",
+        _core_targets(out / "core_targets.json"),
+        "## Training\n",
+        "Learning curves, gradient-free baselines and paper reproductions: "
+        "[TRAINING.md](TRAINING.md) (`nox -s compare`).\n",
         "## Failed configs\n",
         tables.failed_table(all_rows),
         "## All measurements\n",
