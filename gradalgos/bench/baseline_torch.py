@@ -56,7 +56,7 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
                 (readout.weight, "W_out"),
                 (readout.bias, "b_out"),
             ]:
-                dst.copy_(torch.as_tensor(params[src]))
+                dst.copy_(torch.as_tensor(np.array(params[src])))
             rnn.bias_hh_l0.zero_()
     xs = torch.as_tensor(np.asarray(case.xs), device=device)
     targets = torch.as_tensor(np.asarray(case.targets), device=device)
@@ -85,7 +85,7 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
         "time_median_s": statistics.median(times),
         "time_min_s": min(times),
         "time_per_step_s": statistics.median(times) / config.T,
-        "loss": float(loss),
+        "loss": float(loss.detach()),
     }
     if elman:
         grads = {
