@@ -58,8 +58,8 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
             ]:
                 dst.copy_(torch.as_tensor(np.array(params[src])))
             rnn.bias_hh_l0.zero_()
-    xs = torch.as_tensor(np.asarray(case.xs), device=device)
-    targets = torch.as_tensor(np.asarray(case.targets), device=device)
+    xs = torch.as_tensor(np.array(case.xs), device=device)
+    targets = torch.as_tensor(np.array(case.targets), device=device)
 
     def step() -> torch.Tensor:
         rnn.zero_grad(set_to_none=True)
