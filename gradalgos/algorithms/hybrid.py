@@ -21,10 +21,15 @@ class Hybrid(AbstractOnlineAlgorithm):
 
     Per block starting at b with carry (s_b, M_b): one reverse pass gives the in-block gradient
     and λ = ∂L_block/∂s_b (gradient += g + λ·M_b); S reverse passes with unit cotangents on
-    s_{b+h} give D = ∂s_{b+h}/∂θ and J = ∂s_{b+h}/∂s_b, and M_{b+h} = J·M_b + D.
+    s_{b+h}, through the states only, give J = ∂s_{b+h}/∂s_b and, by one time-contracted
+    pull-back (a GEMM), D = ∂s_{b+h}/∂θ; then M_{b+h} = J·M_b + D
+    (:func:`gradalgos.algorithms.sensitivity.block_jacobians`).
 
-    Time per step O(S·cost(step) + S²·P/h); with h = S (the default) and a fully connected
-    cell, O(n³). Memory O(S·P + h·S) = O(n³). Exact for every h, including h not dividing T.
+    Time per step O(S·cost(step) + S·P + S²·P/h); with h = S (the default) and a fully
+    connected cell, O(n³). Memory O(S·P + h·S²) = O(n³). Time falls with h and memory grows
+    with it: at h = S the two h-dependent terms equal the h-independent ones (S²·P/h = S·P and
+    h·S² = S·P for P ≈ S²), so time × memory is least near h = S. Exact for every h,
+    including h not dividing T.
 
     Arguments:
         block: h ≥ 1, or ``None`` for the cell's state size S.

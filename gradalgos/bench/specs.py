@@ -49,11 +49,10 @@ def steps_per_loop_body(name: str, settings: dict[str, Any], S: int) -> int | No
 
     XLA's ``cost_analysis()`` counts a loop body once, whatever its trip count, so its FLOPs
     are per body: per step for BPTT, RTRL and the scan baseline (forward and backward bodies
-    each counted once), per block of h steps for the hybrid. Checkpointed and truncated BPTT
-    nest loops, so their count has no simple per-step meaning (``None``: no GFLOP/s reported).
+    each counted once). Checkpointed and truncated BPTT and the hybrid (whose block body holds
+    scans over the block's steps) nest loops, so their count has no simple per-step meaning
+    (``None``: no GFLOP/s reported).
     """
     if name in ("bptt", "rtrl", "jax-scan"):
         return 1
-    if name == "hybrid":
-        return int(settings.get("block") or S)
     return None
