@@ -6,8 +6,11 @@ Sweeps (the ``sweep`` field of every row):
   RTRL (O(n⁴)) at a small T; the hybrid with h = S at T = 4·n, so that 3 of its 4 blocks carry M.
   BPTT-like algorithms at batch 1 are matrix-vector products, bound by memory traffic, not
   FLOPs: on a CPU their time per step has three regimes — W_rec in cache with efficiency
-  still rising with n (local slope < 2), the cache-to-DRAM transition (> 2), and DRAM-bound
-  (→ 2) — so the default sweep runs to n = 8192 (at a short T = 32) to reach the last one.
+  still rising with n (local slope < 2), the cache-to-DRAM transition (> 2; W_rec and its
+  gradient leave a 32 MiB L3 at n ≈ 2048), and DRAM-bound (→ 2) — so the default sweep runs
+  to n = 16384 (at a short T = 16), putting the fitted top two octaves in the last regime.
+  RTRL and the hybrid are GEMM-bound; their sweeps run to n = 512, where the GEMMs reach
+  most of the CPU's peak (the fitted exponent is low while their efficiency still rises).
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
@@ -84,11 +87,11 @@ SIZES: dict[str, Sizes] = {
         tbptt_k=4,
     ),
     "default": Sizes(
-        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
-        T_bptt=32,
-        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192, 256, 384),
-        T_rtrl=16,
-        n_hybrid=(16, 32, 48, 64, 96, 128, 192, 256, 384),
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
+        T_bptt=16,
+        n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512),
+        T_rtrl=8,
+        n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512),
         T_values=(64, 256, 1024, 2048, 4096, 8192),
         T_n=64,
         T_max_rtrl=2048,
@@ -97,7 +100,7 @@ SIZES: dict[str, Sizes] = {
         k_T=256,
         h_values=tuple(h for h in _P2 if h <= 256),
         h_n=64,
-        h_T=1024,
+        h_T=2048,
         batch_values=(1, 4, 16, 64),
         batch_n=32,
         batch_T=64,
@@ -106,11 +109,11 @@ SIZES: dict[str, Sizes] = {
         agreement_T=64,
     ),
     "full": Sizes(
-        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
-        T_bptt=32,
-        n_rtrl=(8, 16, 32, 48, 64, 96, 128, 192, 256, 384),
-        T_rtrl=16,
-        n_hybrid=(16, 32, 48, 64, 96, 128, 192, 256, 384),
+        n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 23170),
+        T_bptt=16,
+        n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
+        T_rtrl=8,
+        n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
         T_values=(*tuple(t for t in _P2 if t >= 64), 8192, 16384, 32768),
         T_n=64,
         T_max_rtrl=8192,

@@ -81,10 +81,11 @@ def save(fig: Any, path: Path) -> Path:
 
 
 def setting_sweep(
-    rows: Iterable[Row], sweep: str, algorithm: str, setting: str, title: str
+    rows: Iterable[Row], sweep: str, algorithm: str, setting: str, title: str, panels: int = 2
 ) -> tuple[list[Row], Any, list[Any]]:
-    """Rows of a sweep over one algorithm setting (sorted by it) and a two-panel figure titled
-    with the case (cell, n, S, T, dtype); both panels say "no data" when there are none."""
+    """Rows of a sweep over one algorithm setting (sorted by it) and a figure of ``panels``
+    axes titled with the case (cell, n, S, T, dtype); every panel says "no data" when there
+    are none."""
     pts = [r for r in rows if r.get("sweep") == sweep and r.get("algorithm") == algorithm]
     pts = sorted(
         (r for r in pts if r.get("status", "ok") == "ok"), key=lambda r: r["settings"][setting]
@@ -92,7 +93,7 @@ def setting_sweep(
     if pts:
         r = pts[0]
         title += f" ({r['cell']}, n = {r['n']}, S = {r['S']}, T = {r['T']}, {r['dtype']})"
-    fig, axes = subplots(2, title)
+    fig, axes = subplots(panels, title, width=6.4 if panels <= 2 else 5.2)
     if not pts:
         for ax in axes:
             no_data(ax, f"sweep {sweep!r}")

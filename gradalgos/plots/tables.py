@@ -103,8 +103,14 @@ def _worst_rel_err(rows: Sequence[Row], dtype: str) -> tuple[float | None, str]:
     return worst["rel_err"], worst["label"]
 
 
-def acceptance_table(rows: Sequence[Row], fits: dict[str, ScalingFits], cross: Crossovers) -> str:
-    """The acceptance figures of the benchmark issue, each with its measured value."""
+def acceptance_table(
+    rows: Sequence[Row],
+    fits: dict[str, ScalingFits],
+    cross: Crossovers,
+    info: dict[str, tuple[float | None, str]] | None = None,
+) -> str:
+    """The acceptance figures of the benchmark issue, each with its measured value, then the
+    crossovers and any other ``info`` rows (``{description: (value, note)}``)."""
     out = []
 
     def check(criterion: str, value: float | None, ok: bool | None, where: str) -> None:
@@ -143,6 +149,8 @@ def acceptance_table(rows: Sequence[Row], fits: dict[str, ScalingFits], cross: C
         )
     for name, (value, note) in cross.items():
         out.append([f"crossover: {name}", value, "info", note])
+    for name, (value, note) in (info or {}).items():
+        out.append([name, value, "info", note])
     return table(["criterion", "measured", "verdict", "where"], out)
 
 
