@@ -193,3 +193,17 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
     # A second run measures nothing again.
     assert main([*args, "--no-report"]) == 0
     assert len(load_rows(tmp_path / "results.jsonl")) == len(rows)
+
+
+@pytest.mark.parametrize("cell", ["ctrnn", "stack", "function"])
+def test_recipe_cells_measure_exact_gradients(cell: str) -> None:
+    """The cells built by a recipe (no hidden_size argument) run through the harness, and an
+    exact algorithm agrees with the float64 reference to round-off."""
+    from gradalgos.bench.case import make_cell
+    from gradalgos.bench.measure import measure
+
+    built = make_cell(cell, 6)
+    assert (built.input_size, built.output_size) == (8, 8)
+    row = measure(BenchConfig("agreement", "hybrid", cell, 6, 7, 2, "float64", repeats=1))
+    assert row["rel_err"] < 1e-10
+    assert row["S"] == built.state_size and row["P"] == built.num_params

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -17,22 +18,56 @@ INPUT_SIZE = 8
 OUTPUT_SIZE = 8
 
 
+def _tanh_rnn_init(n: int, key: jax.Array) -> dict[str, jax.Array]:
+    """Parameters of the ``function`` recipe: a tanh RNN written as plain JAX functions."""
+    k_a, k_b, k_c = jax.random.split(key, 3)
+    return {
+        "A": jax.random.normal(k_a, (n, n)) * 0.9 / jnp.sqrt(n),
+        "B": jax.random.normal(k_b, (n, INPUT_SIZE)) / jnp.sqrt(INPUT_SIZE),
+        "C": jax.random.normal(k_c, (OUTPUT_SIZE, n)) / jnp.sqrt(n),
+    }
+
+
+def _tanh_rnn_zeros(n: int) -> jax.Array:
+    return jnp.zeros((n,))
+
+
+def _tanh_rnn_step(params: Any, h: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    h = jnp.tanh(params["A"] @ h + params["B"] @ x)
+    return h, params["C"] @ h
+
+
 def make_cell(name: str, n: int) -> ga.cells.AbstractCell:
     """The registered cell ``name`` with ``n`` hidden units, m = o = 8.
 
-    Uses ``gradalgos.cells.registry.get`` when the registry exists, so every registered cell
-    is available by name; without it, only ``"elman"``.
+    Cells whose constructor has no ``hidden_size`` are built by a fixed recipe:
+    ``ctrnn``: an MTRNN with n − n//4 fast units (τ = 2) and n//4 slow ones (τ = 8);
+    ``stack``: a GRU layer of n units feeding an Elman layer of n units (S = 2n);
+    ``function``: a tanh RNN written as plain JAX functions in a :class:`FunctionCell`.
     """
-    try:
-        from gradalgos.cells.registry import get
-    except ImportError:  # an older gradalgos without the registry
+    from gradalgos.cells.registry import get
 
-        def get(cell_name: str) -> Any:
-            if cell_name.lower() != "elman":
-                raise ValueError(f"unknown cell {cell_name!r}; only 'elman' is available")
-            return ga.cells.Elman
-
-    return get(name)(input_size=INPUT_SIZE, hidden_size=n, output_size=OUTPUT_SIZE)
+    m, o = INPUT_SIZE, OUTPUT_SIZE
+    key = name.lower() if isinstance(name, str) else name
+    if key == "ctrnn":
+        groups = ((n - n // 4, 2.0), (n // 4, 8.0)) if n >= 4 else ((n, 2.0),)
+        return ga.cells.CTRNN(input_size=m, output_size=o, taus=groups)
+    if key == "stack":
+        return ga.cells.Stack(
+            (
+                ga.cells.GRU(input_size=m, hidden_size=n, output_size=n),
+                ga.cells.Elman(input_size=n, hidden_size=n, output_size=o),
+            )
+        )
+    if key == "function":
+        return ga.cells.FunctionCell(
+            _tanh_rnn_step,
+            functools.partial(_tanh_rnn_init, n),
+            functools.partial(_tanh_rnn_zeros, n),
+            input_size=m,
+            output_size=o,
+        )
+    return get(name)(input_size=m, hidden_size=n, output_size=o)
 
 
 class Case(NamedTuple):

@@ -37,7 +37,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cells",
         nargs="+",
-        help="registered cell names (default: elman; elman lstm gru for the agreement sweep)",
+        help=(
+            "registered cell names (default: elman; elman lstm gru ctrnn stack for the "
+            "agreement sweep); ctrnn, stack and function are built by fixed recipes "
+            "(gradalgos.bench.case.make_cell)"
+        ),
     )
     p.add_argument("--n", nargs="+", type=int, help="hidden sizes of the n sweeps")
     p.add_argument("--T", nargs="+", type=int, help="sequence lengths of the T sweep")

@@ -8,10 +8,12 @@ from gradalgos.bench.config import BenchConfig
 __all__ = ["estimated_seconds"]
 
 #: Assumed compile + reference + process overhead per config [s], per-step overhead [s] and
-#: sustained FLOP rate [FLOP/s] (a 2-core CPU; only the relative sizes matter for the bar).
-OVERHEAD_S = 1.5
+#: sustained FLOP rates [FLOP/s] on a 2-core CPU: GEMM-bound (RTRL, hybrid) and
+#: matrix-vector, memory-bound (BPTT-like at small batch). Only relative sizes matter.
+OVERHEAD_S = 1.0
 STEP_S = 3e-6
-FLOPS = 2e10
+FLOPS = 1e10
+GEMM_FLOPS = 1e11
 
 
 def estimated_seconds(config: BenchConfig) -> float:
@@ -19,12 +21,13 @@ def estimated_seconds(config: BenchConfig) -> float:
     n, B = config.n, config.batch
     P = n * n + 17 * n  # Elman-like, m = o = 8
     alg = config.algorithm
+    rate = GEMM_FLOPS
     if alg == "rtrl":
         per_step = 2.0 * n * n * P
     elif alg == "hybrid":
         h = int(config.settings_dict.get("block") or n)
         per_step = 4.0 * n * P + 2.0 * n * n * P / h
     else:
-        per_step = 6.0 * P
+        per_step, rate = 6.0 * P, FLOPS
     calls = config.repeats + 1
-    return OVERHEAD_S + calls * config.T * (STEP_S + B * per_step / FLOPS)
+    return OVERHEAD_S + calls * config.T * (STEP_S + B * per_step / rate)

@@ -8,9 +8,12 @@ Sweeps (the ``sweep`` field of every row):
   FLOPs: on a CPU their time per step has three regimes — W_rec in cache with efficiency
   still rising with n (local slope < 2), the cache-to-DRAM transition (> 2; W_rec and its
   gradient leave a 32 MiB L3 at n ≈ 2048), and DRAM-bound (→ 2) — so the default sweep runs
-  to n = 16384 (at a short T = 16), putting the fitted top two octaves in the last regime.
+  to n = 16384 (at a short T = 8; TBPTT with k = T/4), putting the fitted top two octaves in
+  the last regime.
   RTRL and the hybrid are GEMM-bound; their sweeps run to n = 512, where the GEMMs reach
   most of the CPU's peak (the fitted exponent is low while their efficiency still rises).
+  RTRL runs at T = 4 and the hybrid at T = 4·S: in both, 3 of every 4 steps propagate M
+  (the last step or block of a sequence does not), so their times per step compare.
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
@@ -88,9 +91,9 @@ SIZES: dict[str, Sizes] = {
     ),
     "default": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
-        T_bptt=16,
+        T_bptt=8,
         n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512),
-        T_rtrl=8,
+        T_rtrl=4,
         n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512),
         T_values=(64, 256, 1024, 2048, 4096, 8192),
         T_n=64,
@@ -104,15 +107,15 @@ SIZES: dict[str, Sizes] = {
         batch_values=(1, 4, 16, 64),
         batch_n=32,
         batch_T=64,
-        agreement_cells=("elman", "lstm", "gru"),
+        agreement_cells=("elman", "lstm", "gru", "ctrnn", "stack"),
         agreement_n=16,
         agreement_T=64,
     ),
     "full": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 23170),
-        T_bptt=16,
+        T_bptt=8,
         n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
-        T_rtrl=8,
+        T_rtrl=4,
         n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
         T_values=(*tuple(t for t in _P2 if t >= 64), 8192, 16384, 32768),
         T_n=64,
@@ -126,7 +129,18 @@ SIZES: dict[str, Sizes] = {
         batch_values=(1, 4, 16, 64, 256),
         batch_n=64,
         batch_T=64,
-        agreement_cells=("elman", "lstm", "gru", "irnn", "jordan", "indrnn", "second_order"),
+        agreement_cells=(
+            "elman",
+            "lstm",
+            "gru",
+            "irnn",
+            "jordan",
+            "indrnn",
+            "second_order",
+            "ctrnn",
+            "stack",
+            "function",
+        ),
         agreement_n=16,
         agreement_T=64,
     ),
@@ -213,7 +227,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         for n in z.n_bptt:
             for alg in ("bptt", "checkpointed", "jax-scan", "torch"):
                 add("n", alg, n, z.T_bptt)
-            add("n", "tbptt", n, z.T_bptt, k1=k)
+            add("n", "tbptt", n, z.T_bptt, k1=max(1, z.T_bptt // 4))
         for n in z.n_rtrl:
             add("n", "rtrl", n, z.T_rtrl)
         for n in z.n_hybrid:
