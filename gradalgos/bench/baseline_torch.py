@@ -40,6 +40,9 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
         raise ValueError(f"no torch counterpart for cell {config.cell!r} ({sorted(TORCH_CELLS)})")
     dtype = {"float32": torch.float32, "float64": torch.float64}[config.dtype]
     device = "cuda" if config.device == "gpu" else "cpu"
+    # As JAX's matmul precision: TF32 (matrix units' float32 mode) only when not "highest".
+    torch.backends.cuda.matmul.allow_tf32 = config.precision != "highest"
+    torch.backends.cudnn.allow_tf32 = config.precision != "highest"
     case = make_case(config)
     n, o = config.n, case.cell.output_size
     rnn = getattr(torch.nn, TORCH_CELLS[config.cell])(case.cell.input_size, n, batch_first=True)

@@ -58,6 +58,14 @@ def parser() -> argparse.ArgumentParser:
         help="cpu (default) or gpu: exits with an error when JAX finds no GPU; on a GPU each "
         "config runs in a fresh process so that memory_stats' peak_bytes_in_use is its own",
     )
+    p.add_argument(
+        "--matmul-precision",
+        choices=("highest", "high", "default"),
+        default="highest",
+        help="jax.default_matmul_precision of the measured functions (and torch's TF32 "
+        "switches): highest (default) keeps float32 products in float32; default lets a GPU "
+        "use TF32 (faster, ~1e-3 relative error); no effect on a CPU",
+    )
     p.add_argument("--repeats", type=int, default=5, help="timed calls per config (≥ 5)")
     p.add_argument(
         "--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS), help="sweeps to run"
@@ -100,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dtype=args.dtype,
         device=args.device,
         repeats=args.repeats,
+        precision=args.matmul_precision,
     )
     configs = build_configs(opts)
     meta = run_metadata(argv)

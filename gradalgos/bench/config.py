@@ -26,6 +26,8 @@ class BenchConfig:
         dtype: ``"float32"`` or ``"float64"``; device: ``"cpu"`` or ``"gpu"``.
         repeats: timed calls after one warm-up call (≥ 5 for reported medians).
         seed: seeds the parameters and the data.
+        precision: ``jax.default_matmul_precision`` while tracing (``"highest"``: float32
+            products in full float32; ``"default"`` lets a GPU use TF32, ~1e-3 relative error).
     """
 
     sweep: str
@@ -39,6 +41,7 @@ class BenchConfig:
     repeats: int = 5
     settings: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
+    precision: str = "highest"
 
     @property
     def settings_dict(self) -> dict[str, Any]:

@@ -54,7 +54,8 @@ def measure(config: BenchConfig) -> dict[str, Any]:
     process_memory.reset_peak()
     case = make_case(config)
     S, P = case.cell.state_size, case.cell.num_params
-    timed = time_compiled(_function(config, case), case.args, config.repeats)
+    with jax.default_matmul_precision(config.precision):  # applies while tracing
+        timed = time_compiled(_function(config, case), case.args, config.repeats)
     row: dict[str, Any] = {"S": S, "P": P}
     row.update({k: v for k, v in timed.items() if k not in ("compiled", "output")})
     row["time_per_step_s"] = timed["time_median_s"] / config.T

@@ -22,6 +22,8 @@ COMMON_FIELDS: dict[str, str] = {
     "device": "cpu or gpu",
     "repeats": "minimum number of timed calls after the warm-up (fast configs get more)",
     "seed": "seed of parameters and data",
+    "precision": "jax.default_matmul_precision while tracing (highest: float32 products in "
+    "float32; default: TF32 allowed on GPUs)",
     "code_version": "hash of the measured gradalgos sources (bench.version.code_version)",
     "git_commit": "HEAD commit (+dirty if gradalgos/ has uncommitted changes)",
     "command": "the command line of the run",

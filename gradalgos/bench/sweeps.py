@@ -161,6 +161,7 @@ class SweepOptions:
     dtype: str | None = None
     device: str = "cpu"
     repeats: int = 5
+    precision: str = "highest"
 
 
 def build_configs(opts: SweepOptions) -> list[BenchConfig]:
@@ -191,7 +192,21 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
             return
         for cell in cell_list:
             s = tuple(sorted(settings.items()))
-            out.append(BenchConfig(sweep, alg, cell, n, T, B, dt, opts.device, opts.repeats, s))
+            out.append(
+                BenchConfig(
+                    sweep,
+                    alg,
+                    cell,
+                    n,
+                    T,
+                    B,
+                    dt,
+                    opts.device,
+                    opts.repeats,
+                    s,
+                    precision=opts.precision,
+                )
+            )
 
     k = z.tbptt_k
     if "agreement" in opts.sweeps:
