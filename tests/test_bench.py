@@ -5,6 +5,7 @@ No assertion here is about timings: the exponents are compared with theory in th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from gradalgos.bench import BenchConfig, SweepOptions, build_configs, config_key, main
 from gradalgos.bench.pool import DeviceUnavailable, Worker
+from gradalgos.bench.process_memory import attributable_peak
 from gradalgos.bench.runner import run_configs
 from gradalgos.bench.schema import COMMON_FIELDS, MEASURED_FIELDS
 from gradalgos.bench.store import append_row, measured_keys
@@ -85,6 +87,28 @@ def test_sweeps_respect_overrides() -> None:
     configs = build_configs(opts)
     assert {(c.algorithm, c.n) for c in configs} == {("rtrl", 4), ("rtrl", 6)}
     assert len(build_configs(SweepOptions())) > len(build_configs(SweepOptions(mode="quick")))
+
+
+def test_gpu_sweeps_extend_n_and_precision_is_part_of_the_key() -> None:
+    def sizes(**kw: object) -> dict[str, int]:
+        configs = build_configs(SweepOptions(sweeps=("n",), **kw))
+        return {a: max(c.n for c in configs if c.algorithm == a) for a in ("bptt", "rtrl")}
+
+    assert sizes() == {"bptt": 16384, "rtrl": 512}
+    assert sizes(device="gpu") == {"bptt": 32768, "rtrl": 1536}
+    assert sizes(device="gpu", n=(4, 8)) == {"bptt": 8, "rtrl": 8}  # --n wins
+    (tf32,) = build_configs(
+        SweepOptions(mode="quick", sweeps=("n",), algorithms=("rtrl",), n=(4,), precision="default")
+    )
+    assert tf32.precision == "default"
+    assert config_key(tf32, "v") != config_key(dataclasses.replace(tf32, precision="highest"), "v")
+
+
+def test_attributable_gpu_peak() -> None:
+    # (bytes_in_use, peak_bytes_in_use) before and after a config
+    assert attributable_peak((100, 100), (100, 900)) == 800  # raised the mark: known
+    assert attributable_peak((300, 2000), (300, 2000)) is None  # below an earlier peak
+    assert attributable_peak(None, None) is None  # CPU
 
 
 # ---------------------------------------------------------------- runs in a worker process

@@ -55,8 +55,14 @@ def parser() -> argparse.ArgumentParser:
         "--device",
         choices=("cpu", "gpu"),
         default="cpu",
-        help="cpu (default) or gpu: exits with an error when JAX finds no GPU; on a GPU each "
-        "config runs in a fresh process so that memory_stats' peak_bytes_in_use is its own",
+        help="cpu (default) or gpu: exits with an error when JAX finds no GPU",
+    )
+    p.add_argument(
+        "--fresh-process",
+        action="store_true",
+        help="measure every config in a new worker process (a GPU's peak_bytes_in_use is then "
+        "known for every config, at a few seconds of start-up each; by default a config's GPU "
+        "peak is recorded when it raises the worker's high-water mark)",
     )
     p.add_argument(
         "--matmul-precision",
@@ -114,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     meta = run_metadata(argv)
     results = args.out / "results.jsonl"
     t0 = time.perf_counter()
-    with Worker(args.device, fresh_per_config=args.device == "gpu") as worker:
+    with Worker(args.device, fresh_per_config=args.fresh_process) as worker:
         try:
             worker.start()
         except DeviceUnavailable as e:

@@ -14,6 +14,8 @@ OVERHEAD_S = 1.0
 STEP_S = 3e-6
 FLOPS = 1e10
 GEMM_FLOPS = 1e11
+#: The same on a GPU (H100 class: float32 GEMMs, memory-bound products, loop overhead).
+GPU = {"STEP_S": 2e-5, "FLOPS": 5e11, "GEMM_FLOPS": 3e13}
 
 
 def estimated_seconds(config: BenchConfig) -> float:
@@ -21,13 +23,15 @@ def estimated_seconds(config: BenchConfig) -> float:
     n, B = config.n, config.batch
     P = n * n + 17 * n  # Elman-like, m = o = 8
     alg = config.algorithm
-    rate = GEMM_FLOPS
+    gpu = config.device == "gpu"
+    step_s, flops = (GPU["STEP_S"], GPU["FLOPS"]) if gpu else (STEP_S, FLOPS)
+    rate = GPU["GEMM_FLOPS"] if gpu else GEMM_FLOPS
     if alg == "rtrl":
         per_step = 2.0 * n * n * P
     elif alg == "hybrid":
         h = int(config.settings_dict.get("block") or n)
         per_step = 4.0 * n * P + 2.0 * n * n * P / h
     else:
-        per_step, rate = 6.0 * P, FLOPS
+        per_step, rate = 6.0 * P, flops
     calls = config.repeats + 1
-    return OVERHEAD_S + calls * config.T * (STEP_S + B * per_step / rate)
+    return OVERHEAD_S + calls * config.T * (step_s + B * per_step / rate)

@@ -52,6 +52,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
 
         return measure_torch(config)
     process_memory.reset_peak()
+    device_before = process_memory.device_memory()
     case = make_case(config)
     S, P = case.cell.state_size, case.cell.num_params
     with jax.default_matmul_precision(config.precision):  # applies while tracing
@@ -68,7 +69,9 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         row["flops_per_step"] / row["time_per_step_s"] / 1e9 if row["flops_per_step"] else None
     )
     row["rss_peak_bytes"] = process_memory.peak_rss()
-    row["gpu_peak_bytes"] = process_memory.device_peak()
+    row["gpu_peak_bytes"] = process_memory.attributable_peak(
+        device_before, process_memory.device_memory()
+    )
     value, grads = timed["output"][0], timed["output"][1]
     ref_case = dataclasses.replace(config, sweep="", algorithm="", settings=(), repeats=0)
     ref_value, ref_grads = _reference(ref_case)

@@ -20,8 +20,8 @@ class Worker:
 
     Arguments:
         device: ``"cpu"`` or ``"gpu"``.
-        fresh_per_config: start a new process for every config (used on GPUs, where
-            ``peak_bytes_in_use`` cannot be reset within a process).
+        fresh_per_config: start a new process for every config (``--fresh-process``: a
+            GPU's ``peak_bytes_in_use`` cannot be reset within a process).
     """
 
     def __init__(self, device: str, *, fresh_per_config: bool = False) -> None:

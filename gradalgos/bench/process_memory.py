@@ -7,7 +7,7 @@ import sys
 
 import jax
 
-__all__ = ["device_peak", "peak_rss", "reset_peak"]
+__all__ = ["attributable_peak", "device_memory", "peak_rss", "reset_peak"]
 
 
 def reset_peak() -> bool:
@@ -34,12 +34,9 @@ def peak_rss() -> int:
     return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
-def device_peak() -> int | None:
-    """``memory_stats()["peak_bytes_in_use"]`` of the default device (GPU), else ``None``.
-
-    The counter is per process and cannot be reset, so on a GPU every config runs in a fresh
-    worker process.
-    """
+def device_memory() -> tuple[int, int] | None:
+    """``(bytes_in_use, peak_bytes_in_use)`` of the default device from ``memory_stats()``;
+    ``None`` on a CPU or where the backend does not report them."""
     device = jax.devices()[0]
     if device.platform == "cpu":
         return None
@@ -47,5 +44,22 @@ def device_peak() -> int | None:
         stats = device.memory_stats() or {}
     except Exception:
         return None
-    peak = stats.get("peak_bytes_in_use")
-    return int(peak) if peak is not None else None
+    if "bytes_in_use" not in stats or "peak_bytes_in_use" not in stats:
+        return None
+    return int(stats["bytes_in_use"]), int(stats["peak_bytes_in_use"])
+
+
+def attributable_peak(before: tuple[int, int] | None, after: tuple[int, int] | None) -> int | None:
+    """A config's own device peak [bytes] from :func:`device_memory` before and after it.
+
+    ``peak_bytes_in_use`` is the process's high-water mark and cannot be reset. When the
+    config raised it, the config's peak is the new mark minus what was already in use when it
+    started; when it did not, its peak lies below an earlier config's and is unknown
+    (``None``; ``--fresh-process`` runs every config in a new process, where it is always known).
+    """
+    if before is None or after is None:
+        return None
+    (in_use_before, peak_before), (_, peak_after) = before, after
+    if peak_after <= peak_before:
+        return None
+    return peak_after - in_use_before

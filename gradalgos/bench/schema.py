@@ -56,7 +56,9 @@ MEASURED_FIELDS: dict[str, str] = {
     "flops_per_step": "xla_flops / steps per loop body, where that is meaningful",
     "gflops": "flops_per_step / time_per_step_s / 1e9 (approximate)",
     "rss_peak_bytes": "peak RSS of the worker process during the config (cross-check)",
-    "gpu_peak_bytes": "memory_stats()['peak_bytes_in_use'] on GPU, else null",
+    "gpu_peak_bytes": "GPU: memory_stats() peak_bytes_in_use during the config minus "
+    "bytes_in_use before it; null on a CPU, or when a reused worker's high-water mark was not "
+    "raised by the config (--fresh-process avoids that)",
     "loss": "the loss computed by the measured function",
     "ref_loss": "the float64 BPTT loss",
     "rel_err": "‖g − g_ref‖ / ‖g_ref‖ against float64 BPTT on the same values",

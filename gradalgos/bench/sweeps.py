@@ -14,6 +14,10 @@ Sweeps (the ``sweep`` field of every row):
   most of the CPU's peak (the fitted exponent is low while their efficiency still rises).
   RTRL runs at T = 4 and the hybrid at T = 4·S: in both, 3 of every 4 steps propagate M
   (the last step or block of a sequence does not), so their times per step compare.
+  On a GPU (``--device gpu``) every kernel is cheap below these sizes and the time per step
+  is set by launch and loop overheads, so the n sweeps go further (:data:`GPU_EXTRA_N`: BPTT-like
+  to 32768, RTRL and the hybrid to 1536, which fit an 80 GB card; a smaller card records the
+  largest as failed, out of memory).
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
@@ -29,7 +33,7 @@ from collections.abc import Sequence
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.specs import ALGORITHMS
 
-__all__ = ["SIZES", "SWEEPS", "Sizes", "SweepOptions", "build_configs"]
+__all__ = ["GPU_EXTRA_N", "SIZES", "SWEEPS", "Sizes", "SweepOptions", "build_configs"]
 
 SWEEPS: tuple[str, ...] = ("n", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
 
@@ -147,6 +151,18 @@ SIZES: dict[str, Sizes] = {
 }
 
 
+#: Extra hidden sizes of the n sweeps on a GPU (not with ``--quick`` or an explicit ``--n``).
+GPU_EXTRA_N: dict[str, tuple[int, ...]] = {
+    "bptt": (32768,),
+    "rtrl": (768, 1024, 1536),
+    "hybrid": (768, 1024, 1536),
+}
+
+
+def _extend(sizes: tuple[int, ...], extra: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(set(sizes) | set(extra)))
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepOptions:
     """What the command line selects (``None``: the mode's default)."""
@@ -169,6 +185,13 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
     z = SIZES[opts.mode]
     if opts.n is not None:
         z = dataclasses.replace(z, n_bptt=opts.n, n_rtrl=opts.n, n_hybrid=opts.n)
+    elif opts.device == "gpu" and opts.mode != "quick":
+        z = dataclasses.replace(
+            z,
+            n_bptt=_extend(z.n_bptt, GPU_EXTRA_N["bptt"]),
+            n_rtrl=_extend(z.n_rtrl, GPU_EXTRA_N["rtrl"]),
+            n_hybrid=_extend(z.n_hybrid, GPU_EXTRA_N["hybrid"]),
+        )
     if opts.T is not None:
         z = dataclasses.replace(z, T_values=opts.T)
     if opts.batch is not None:
