@@ -33,7 +33,8 @@ def reference(case: Case) -> tuple[float, np.ndarray]:
 def compare(grads: Any, ref_grads: np.ndarray) -> dict[str, float]:
     """Relative L2 error, cosine similarity and max abs error of ``grads`` (a pytree, or a flat
     array in ``ravel_pytree`` order) against the flat float64 reference ``(P,)``."""
-    g = np.asarray(ravel_pytree(grads)[0], np.float64)
+    leaves = jax.tree_util.tree_leaves(grads)  # ravel_pytree's order, flattened in NumPy
+    g = np.concatenate([np.ravel(np.asarray(x, np.float64)) for x in leaves] or [np.zeros(0)])
     if g.shape != ref_grads.shape:
         raise ValueError(f"gradient has {g.shape[0]} entries, reference {ref_grads.shape[0]}")
     diff = g - ref_grads

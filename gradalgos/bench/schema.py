@@ -54,7 +54,8 @@ MEASURED_FIELDS: dict[str, str] = {
     "mem_peak_memory_in_bytes": "XLA memory_analysis: peak estimate [bytes] (null if absent)",
     "xla_flops": "XLA cost_analysis flops (each loop body counted once)",
     "flops_per_step": "xla_flops / steps per loop body, where that is meaningful",
-    "gflops": "flops_per_step / time_per_step_s / 1e9 (approximate)",
+    "gflops": "flops_per_step / time_per_step_s / 1e9 (approximate; CPU only: XLA's GPU cost "
+    "analysis does not count library GEMMs)",
     "rss_peak_bytes": "peak RSS of the worker process during the config (cross-check)",
     "gpu_peak_bytes": "GPU: memory_stats() peak_bytes_in_use during the config minus "
     "bytes_in_use before it; null on a CPU, or when a reused worker's high-water mark was not "

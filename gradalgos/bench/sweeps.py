@@ -22,7 +22,8 @@ Sweeps (the ``sweep`` field of every row):
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
 - ``batch``: BPTT vs RTRL cost vs batch size.
-- ``agreement``: every algorithm × cell, float32 and float64, against the float64 reference.
+- ``agreement``: every algorithm × cell, float32 and float64, against the float64 reference
+  (the torch baseline only on the cells torch.nn has: elman, lstm, gru).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from gradalgos.bench.baseline_torch import TORCH_CELLS
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.specs import ALGORITHMS
 
@@ -214,6 +216,8 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         if alg not in algs:
             return
         for cell in cell_list:
+            if alg == "torch" and cell not in TORCH_CELLS:
+                continue  # torch.nn has no counterpart (the agreement table shows "—")
             s = tuple(sorted(settings.items()))
             out.append(
                 BenchConfig(

@@ -73,6 +73,10 @@ def agreement_table(rows: Sequence[Row]) -> str:
                 if not pts:
                     line.append(None)
                     continue
+                pts = [r for r in pts if r.get("rel_err") is not None]
+                if not pts:  # torch LSTM/GRU: own initialisation, timed but not compared
+                    line.append("not compared")
+                    continue
                 worst = max(pts, key=lambda r: r["rel_err"])
                 line.append(f"{fmt(worst['rel_err'], 2)} / {fmt(1 - worst['cosine'], 2)}")
             out.append(line)
@@ -170,7 +174,7 @@ def measurements_table(rows: Sequence[Row]) -> str:
             r["time_per_step_s"],
             r["compile_s"],
             r.get("mem_temp_size_in_bytes"),
-            r.get("gflops"),
+            r.get("gflops") if r.get("device") != "gpu" else None,  # see schema: CPU only
             r.get("rel_err"),
         ]
         for r in sorted(select(rows), key=lambda r: r["label"])
