@@ -28,6 +28,9 @@ import jax.numpy as jnp
 
 import gradalgos as ga
 
+# float32 products in float32 on every backend (a GPU would otherwise use TF32, ~1e-3 error).
+jax.config.update("jax_default_matmul_precision", "highest")
+
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
     jax.block_until_ready(fn())  # warm-up (after compilation)
