@@ -105,9 +105,12 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _optional(path: Path, heading: str, text: str) -> list[str]:
-    """``[heading, text]`` when ``path`` exists, else nothing."""
-    return [heading, text] if path.exists() else []
+def _optional(path: Path, heading: str, text: str | None = None) -> list[str]:
+    """``[heading, text]`` (default text: the file's contents) when ``path`` exists, else
+    nothing."""
+    if not path.exists():
+        return []
+    return [heading, path.read_text() if text is None else text]
 
 
 def _core_targets(path: Path) -> str:
@@ -179,7 +182,6 @@ def make_report(
         *_optional(
             out / "NOTES.md",
             "## Notes on this run (written by hand, beside the generated figures)\n",
-            (out / "NOTES.md").read_text() if (out / "NOTES.md").exists() else "",
         ),
         f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed (listed below).\n",
         "## Acceptance figures\n",
