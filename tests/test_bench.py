@@ -231,3 +231,24 @@ def test_recipe_cells_measure_exact_gradients(cell: str) -> None:
     row = measure(BenchConfig("agreement", "hybrid", cell, 6, 7, 2, "float64", repeats=1))
     assert row["rel_err"] < 1e-10
     assert row["S"] == built.state_size and row["P"] == built.num_params
+
+
+def test_compare_matches_numpy_on_whole_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slice-by-slice comparison gives the norms of the concatenated vectors, across leaves
+    and across slices of one leaf, and a mismatch in size is an error."""
+    from gradalgos.bench import agreement
+
+    monkeypatch.setattr(agreement, "CHUNK", 7)  # several slices per leaf
+    rng = np.random.default_rng(0)
+    ref = {"a": rng.normal(size=(5, 6)), "b": rng.normal(size=(17,))}
+    got = {k: (v + 1e-3 * rng.normal(size=v.shape)).astype(np.float32) for k, v in ref.items()}
+    g = np.concatenate([got["a"].ravel(), got["b"]]).astype(np.float64)
+    r = np.concatenate([ref["a"].ravel(), ref["b"]])
+    out = agreement.compare(got, ref)
+    assert out["rel_err"] == pytest.approx(np.linalg.norm(g - r) / np.linalg.norm(r), rel=1e-12)
+    cosine = g @ r / (np.linalg.norm(g) * np.linalg.norm(r))
+    assert out["cosine"] == pytest.approx(cosine, rel=1e-12)
+    assert out["max_abs_err"] == pytest.approx(np.max(np.abs(g - r)), rel=1e-12)
+    assert agreement.compare(ref, list(ref.values()))["rel_err"] == 0.0
+    with pytest.raises(ValueError, match="entries"):
+        agreement.compare({"a": ref["a"]}, ref)

@@ -15,7 +15,11 @@ from gradalgos.bench.specs import ALGORITHMS
 from gradalgos.bench.sweeps import SWEEPS, SweepOptions, build_configs
 from gradalgos.bench.version import run_metadata
 
-__all__ = ["main", "parser"]
+__all__ = ["TIME_LIMITS", "main", "parser"]
+
+#: Default seconds per config, by sweep mode (``--full`` reaches RTRL and the hybrid at n = 768,
+#: minutes per config on a 2-core CPU).
+TIME_LIMITS: dict[str, float] = {"quick": 120.0, "default": 300.0, "full": 1800.0}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,7 +86,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure again configs already measured with this code version",
     )
-    p.add_argument("--time-limit", type=float, default=120.0, help="seconds per config")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        help="seconds per config before it is recorded as failed (default: "
+        + ", ".join(f"{mode} {limit:g}" for mode, limit in TIME_LIMITS.items())
+        + "; the largest default configs take ~90 s on a 2-core CPU)",
+    )
     p.add_argument("--with-torch", action="store_true", help="also time PyTorch autograd")
     p.add_argument("--no-report", action="store_true", help="skip figures and REPORT.md")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -132,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta,
             worker,
             force=args.force,
-            time_limit=args.time_limit,
+            time_limit=args.time_limit or TIME_LIMITS[opts.mode],
             progress=not args.no_progress,
         )
     print(

@@ -48,7 +48,7 @@ def _case(problem: BenchConfig) -> Case:
 
 
 @functools.lru_cache(maxsize=4)
-def _reference(config: BenchConfig) -> tuple[float, np.ndarray]:
+def _reference(config: BenchConfig) -> tuple[float, list[np.ndarray]]:
     """float64 BPTT reference on the values of the config's case (rounded to its dtype),
     cached: every algorithm of a sweep point shares it."""
     return agreement.reference(_case(config))

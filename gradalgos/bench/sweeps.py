@@ -3,17 +3,21 @@
 Sweeps (the ``sweep`` field of every row):
 
 - ``n``: time and memory vs hidden size n. BPTT-like algorithms (O(n²) per step) at T fixed;
-  RTRL (O(n⁴)) at a small T; the hybrid with h = S at T = 4·n, so that 3 of its 4 blocks carry M.
+  RTRL (O(n⁴)) at a small T; the hybrid with h = S at T = 2·n (:data:`HYBRID_BLOCKS` blocks).
   BPTT-like algorithms at batch 1 are matrix-vector products, bound by memory traffic, not
   FLOPs: on a CPU their time per step has three regimes — W_rec in cache with efficiency
   still rising with n (local slope < 2), the cache-to-DRAM transition (> 2; W_rec and its
   gradient leave a 32 MiB L3 at n ≈ 2048), and DRAM-bound (→ 2) — so the default sweep runs
   to n = 16384 (at a short T = 8; TBPTT with k = T/4), putting the fitted top two octaves in
-  the last regime.
+  the last regime; checkpointed BPTT and TBPTT stop at 8192 there (budget), so their fits
+  span the transition.
   RTRL and the hybrid are GEMM-bound; their sweeps run to n = 512, where the GEMMs reach
   most of the CPU's peak (the fitted exponent is low while their efficiency still rises).
-  RTRL runs at T = 4 and the hybrid at T = 4·S: in both, 3 of every 4 steps propagate M
-  (the last step or block of a sequence does not), so their times per step compare.
+  RTRL runs at T = 2 and the hybrid at T = 2·S: in both, 1 of every 2 steps (blocks) propagates
+  M — the last step or block of a sequence does not, it has no later step to serve — so their
+  times per step compare. The propagating step sets the exponent either way; T = 4 and 4·S
+  (3 of 4 propagate, measured until 2026-11) cost 3× as much per call and pushed the default
+  run past 10 minutes on a slower 2-core CPU.
   On a GPU (``--device gpu``) every kernel is cheap below these sizes and the time per step
   is set by launch and loop overheads, so the n sweeps go further (:data:`GPU_EXTRA_N`: BPTT-like
   to 32768, RTRL and the hybrid to 1536, which fit an 80 GB card; a smaller card records the
@@ -35,7 +39,18 @@ from gradalgos.bench.baseline_torch import TORCH_CELLS
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.specs import ALGORITHMS
 
-__all__ = ["GPU_EXTRA_N", "SIZES", "SWEEPS", "Sizes", "SweepOptions", "build_configs"]
+__all__ = [
+    "GPU_EXTRA_N",
+    "HYBRID_BLOCKS",
+    "SIZES",
+    "SWEEPS",
+    "Sizes",
+    "SweepOptions",
+    "build_configs",
+]
+
+#: The hybrid's n sweep runs T = HYBRID_BLOCKS · n steps with h = n (RTRL's: T = T_rtrl = 2).
+HYBRID_BLOCKS = 2
 
 SWEEPS: tuple[str, ...] = ("n", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
 
@@ -66,6 +81,9 @@ class Sizes:
     agreement_T: int
     agreement_dtypes: tuple[str, ...] = ("float32", "float64")
     tbptt_k: int = 16
+    #: Checkpointed BPTT and TBPTT stop here in the n sweep (None: at max(n_bptt)); BPTT and
+    #: the jax.grad(scan) baseline, which carry the time-exponent criterion, go on.
+    n_max_variants: int | None = None
 
 
 _P2 = tuple(2**i for i in range(13))  # 1 … 4096
@@ -99,7 +117,7 @@ SIZES: dict[str, Sizes] = {
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
         T_bptt=8,
         n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512),
-        T_rtrl=4,
+        T_rtrl=2,
         n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512),
         T_values=(64, 256, 1024, 2048, 4096, 8192),
         T_n=64,
@@ -116,12 +134,13 @@ SIZES: dict[str, Sizes] = {
         agreement_cells=("elman", "lstm", "gru", "ctrnn", "stack"),
         agreement_n=16,
         agreement_T=64,
+        n_max_variants=8192,  # n = 16384 costs them ~90 s of the 10-minute budget
     ),
     "full": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 23170),
         T_bptt=8,
         n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
-        T_rtrl=4,
+        T_rtrl=2,
         n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
         T_values=(*tuple(t for t in _P2 if t >= 64), 8192, 16384, 32768),
         T_n=64,
@@ -193,6 +212,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
             n_bptt=_extend(z.n_bptt, GPU_EXTRA_N["bptt"]),
             n_rtrl=_extend(z.n_rtrl, GPU_EXTRA_N["rtrl"]),
             n_hybrid=_extend(z.n_hybrid, GPU_EXTRA_N["hybrid"]),
+            n_max_variants=None,
         )
     if opts.T is not None:
         z = dataclasses.replace(z, T_values=opts.T)
@@ -237,11 +257,12 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
 
     k = z.tbptt_k
     if "agreement" in opts.sweeps:
+        # Cell by cell, so that the algorithms of one cell share its cached case and reference.
         for dt in (opts.dtype,) if opts.dtype else z.agreement_dtypes:
-            for alg in algs:
-                settings = {"k1": k} if alg == "tbptt" else {}
-                n_, T_, cl = z.agreement_n, z.agreement_T, opts.cells or z.agreement_cells
-                add("agreement", alg, n_, T_, 2, dt, cl, **settings)
+            for cell in opts.cells or z.agreement_cells:
+                for alg in algs:
+                    settings = {"k1": k} if alg == "tbptt" else {}
+                    add("agreement", alg, z.agreement_n, z.agreement_T, 2, dt, (cell,), **settings)
     if "tbptt-k" in opts.sweeps:
         for kk in z.k_values:
             if kk <= z.k_T:
@@ -267,11 +288,13 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
                 add("T", "hybrid", z.T_n, T)
     if "n" in opts.sweeps:
         for n in z.n_bptt:
-            for alg in ("bptt", "checkpointed", "jax-scan", "torch"):
+            for alg in ("bptt", "jax-scan", "torch"):
                 add("n", alg, n, z.T_bptt)
-            add("n", "tbptt", n, z.T_bptt, k1=max(1, z.T_bptt // 4))
+            if z.n_max_variants is None or n <= z.n_max_variants:
+                add("n", "checkpointed", n, z.T_bptt)
+                add("n", "tbptt", n, z.T_bptt, k1=max(1, z.T_bptt // 4))
         for n in z.n_rtrl:
             add("n", "rtrl", n, z.T_rtrl)
         for n in z.n_hybrid:
-            add("n", "hybrid", n, 4 * n)
+            add("n", "hybrid", n, HYBRID_BLOCKS * n)
     return out

@@ -134,8 +134,8 @@ def _sweep_T(rows: Sequence[Row]) -> str:
         Ts = sorted({r["T"] for r in pts})
         if len(Ts) == 1:
             parts.append(f"{alg} T={Ts[0]}")
-        elif Ts and all(r["T"] == 4 * r["n"] for r in pts):
-            parts.append(f"{alg} T=4n")
+        elif Ts and len({r["T"] / r["n"] for r in pts}) == 1:
+            parts.append(f"{alg} T={pts[0]['T'] // pts[0]['n']}n")
         elif Ts:
             parts.append(f"{alg} T={Ts[0]}…{Ts[-1]}")
     return "; ".join(parts)
