@@ -11,8 +11,10 @@ Sweeps (the ``sweep`` field of every row):
   to n = 16384 (at a short T = 8; TBPTT with k = T/4), putting the fitted top two octaves in
   the last regime; checkpointed BPTT and TBPTT stop at 8192 there (budget), so their fits
   span the transition.
-  RTRL and the hybrid are GEMM-bound; their sweeps run to n = 512, where the GEMMs reach
-  most of the CPU's peak (the fitted exponent is low while their efficiency still rises).
+  RTRL and the hybrid are GEMM-bound; their sweeps run to n = 512 (``--full``: 1024), where
+  the GEMMs reach most of the CPU's peak (the fitted exponent is low while their efficiency
+  still rises). The hybrid at n = 1024 needs about 17 GB of XLA temp memory (4·S·P bytes ×
+  3.96) and a minute per call on a 2-core CPU.
   RTRL runs at T = 2 and the hybrid at T = 2·S: in both, 1 of every 2 steps (blocks) propagates
   M — the last step or block of a sequence does not, it has no later step to serve — so their
   times per step compare. The propagating step sets the exponent either way; T = 4 and 4·S
@@ -139,9 +141,9 @@ SIZES: dict[str, Sizes] = {
     "full": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 23170),
         T_bptt=8,
-        n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
+        n_rtrl=(8, 16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024),
         T_rtrl=2,
-        n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512, 768),
+        n_hybrid=(16, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024),
         T_values=(*tuple(t for t in _P2 if t >= 64), 8192, 16384, 32768),
         T_n=64,
         T_max_rtrl=8192,
