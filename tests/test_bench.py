@@ -21,6 +21,7 @@ from gradalgos.bench.store import append_row, measured_keys
 from gradalgos.bench.version import run_metadata
 from gradalgos.plots import fit_loglog, load_rows, make_report
 from gradalgos.plots.fit import local_slopes
+from gradalgos.plots.rate import dominant_flops
 from gradalgos.plots.report import FIGURES
 
 # ---------------------------------------------------------------- fitting (synthetic data)
@@ -59,6 +60,28 @@ def test_fit_edge_cases() -> None:
 
 
 # ---------------------------------------------------------------- configs and result file
+
+
+def test_fit_standard_error_matches_hand_derived_case() -> None:
+    """log x = 0, 1, 2 and log y = 0, 1, 3: slope 3/2, residuals 1/6, −1/3, 1/6, so
+    s.e. = sqrt((1/6) / (3 − 2) / 2) = sqrt(1/12)."""
+    fit = fit_loglog(np.exp([0.0, 1.0, 2.0]), np.exp([0.0, 1.0, 3.0]), octaves=None)
+    assert fit is not None
+    assert fit.slope == pytest.approx(1.5)
+    assert fit.slope_se == pytest.approx(np.sqrt(1 / 12))
+    assert np.isnan(fit_loglog([1.0, 2.0], [1.0, 4.0]).slope_se)  # no residual freedom
+
+
+def test_dominant_flops_hand_counted() -> None:
+    """RTRL: (T − 1)·2S²P; hybrid: propagating blocks × (2hS³ + 2hSP + 2S²P)."""
+    base = {"S": 4, "P": 10}
+    assert dominant_flops({**base, "algorithm": "rtrl", "T": 3}) == 2 * 2 * 16 * 10
+    block = 2 * 4 * 64 + 2 * 4 * 4 * 10 + 2 * 16 * 10  # h = 4
+    hybrid = {**base, "algorithm": "hybrid"}
+    assert dominant_flops({**hybrid, "T": 8, "settings": {"block": "n"}}) == block  # last skips
+    assert dominant_flops({**hybrid, "T": 10, "settings": {"block": 4}}) == 2 * block
+    assert dominant_flops({**hybrid, "T": 4, "settings": {}}) == 0  # one block, no propagation
+    assert dominant_flops({**base, "algorithm": "bptt", "T": 8}) is None
 
 
 def test_config_key_depends_on_config_and_code_version() -> None:

@@ -17,7 +17,8 @@ FIT_OCTAVES = 2
 
 class LogLogFit(NamedTuple):
     """``y ≈ exp(intercept) · x**slope`` fitted by least squares in log-log over
-    ``[x_lo, x_hi]`` (``points`` points); ``r2`` in log space."""
+    ``[x_lo, x_hi]`` (``points`` points); ``r2`` in log space; ``slope_se`` the slope's
+    standard error from the residuals (NaN with 2 points: no residual degree of freedom)."""
 
     slope: float
     intercept: float
@@ -25,6 +26,7 @@ class LogLogFit(NamedTuple):
     x_lo: float
     x_hi: float
     points: int
+    slope_se: float = float("nan")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.exp(self.intercept) * np.asarray(x, float) ** self.slope
@@ -61,7 +63,12 @@ def fit_loglog(
     resid = ly - (slope * lx + intercept)
     ss = float(np.sum((ly - ly.mean()) ** 2))
     r2 = 1.0 - float(np.sum(resid**2)) / ss if ss > 0 else 1.0
-    return LogLogFit(float(slope), float(intercept), r2, xa[keep][0], xa[keep][-1], int(keep.sum()))
+    k = len(lx)
+    spread = float(np.sum((lx - lx.mean()) ** 2))
+    se = float(np.sqrt(np.sum(resid**2) / (k - 2) / spread)) if k > 2 else float("nan")
+    return LogLogFit(
+        float(slope), float(intercept), r2, xa[keep][0], xa[keep][-1], int(keep.sum()), se
+    )
 
 
 def local_slopes(x: Sequence[float], y: Sequence[float]) -> list[tuple[float, float, float]]:

@@ -45,11 +45,12 @@ def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
                 continue
             diff = abs(fit.slope - th) if th is not None else None
             rng = f"{x} = {fit.x_lo:g}…{fit.x_hi:g} ({fit.points} pts)"
-            out.append([quantity, NAMES.get(alg, alg), fit.slope, th, diff, rng, fit.r2, local])
+            fitted = f"{fit.slope:.3g} ± {fit.slope_se:.2g}" if fit.points > 2 else fit.slope
+            out.append([quantity, NAMES.get(alg, alg), fitted, th, diff, rng, fit.r2, local])
     headers = [
         "quantity",
         "algorithm",
-        "fitted",
+        "fitted ± s.e.",
         "theory",
         "|diff|",
         "fit range",
