@@ -59,9 +59,6 @@ def test_fit_edge_cases() -> None:
     assert [s for _, _, s in local_slopes([1, 2, 4], [1, 8, 64])] == pytest.approx([3, 3])
 
 
-# ---------------------------------------------------------------- configs and result file
-
-
 def test_fit_standard_error_matches_hand_derived_case() -> None:
     """log x = 0, 1, 2 and log y = 0, 1, 3: slope 3/2, residuals 1/6, −1/3, 1/6, so
     s.e. = sqrt((1/6) / (3 − 2) / 2) = sqrt(1/12)."""
@@ -82,6 +79,9 @@ def test_dominant_flops_hand_counted() -> None:
     assert dominant_flops({**hybrid, "T": 10, "settings": {"block": 4}}) == 2 * block
     assert dominant_flops({**hybrid, "T": 4, "settings": {}}) == 0  # one block, no propagation
     assert dominant_flops({**base, "algorithm": "bptt", "T": 8}) is None
+
+
+# ---------------------------------------------------------------- configs and result file
 
 
 def test_config_key_depends_on_config_and_code_version() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from gradalgos.plots import style
 from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.results import Row, select
+from gradalgos.plots.scaling import main_cell
 
 __all__ = ["RATE_ALGORITHMS", "dominant_flops", "figure_rate_vs_n"]
 
@@ -46,14 +47,12 @@ def dominant_flops(row: Row) -> float | None:
 
 
 def _rates(rows: Sequence[Row], alg: str) -> list[tuple[float, float]]:
-    """``(n, GFLOP/s)`` of the elman float32 n-sweep rows of ``alg`` (dominant products)."""
-    pts = select(rows, sweep="n", algorithm=alg, cell="elman")
-    dtypes = {r["dtype"] for r in pts}
-    dtype = "float32" if "float32" in dtypes else (sorted(dtypes) or [None])[0]
+    """``(n, GFLOP/s)`` of the n-sweep rows of ``alg`` (dominant products), of the same cell
+    and dtype as the time-vs-n figure (:func:`~gradalgos.plots.scaling.main_cell`)."""
     out = []
-    for r in pts:
+    for r in main_cell(select(rows, sweep="n", algorithm=alg)):
         flops = dominant_flops(r)
-        if r["dtype"] == dtype and flops and r.get("time_median_s"):
+        if flops and r.get("time_median_s"):
             out.append((float(r["n"]), flops / r["time_median_s"] / 1e9))
     return sorted(out)
 

@@ -17,6 +17,7 @@ __all__ = [
     "figure_memory_vs_T",
     "figure_memory_vs_n",
     "figure_time_vs_n",
+    "main_cell",
     "scaling_fits",
 ]
 
@@ -26,7 +27,7 @@ ScalingFits = dict[str, LogLogFit | None]
 _ORDER = ("bptt", "checkpointed", "tbptt", "jax-scan", "torch", "rtrl", "hybrid")
 
 
-def _main_cell(rows: Sequence[Row]) -> list[Row]:
+def main_cell(rows: Sequence[Row]) -> list[Row]:
     """Rows of one cell (elman if measured) and one dtype, so that lines are comparable."""
     if not rows:
         return []
@@ -38,7 +39,7 @@ def _main_cell(rows: Sequence[Row]) -> list[Row]:
 
 def scaling_fits(rows: Sequence[Row], sweep: str, x: str, y: str) -> ScalingFits:
     """Fitted log-log slope of ``y`` vs ``x`` per algorithm in ``sweep`` (top two octaves)."""
-    rows = _main_cell(select(rows, sweep=sweep))
+    rows = main_cell(select(rows, sweep=sweep))
     return {
         alg: fit_loglog(*style.series(select(rows, algorithm=alg), x, y))
         for alg in _ORDER
@@ -49,7 +50,7 @@ def scaling_fits(rows: Sequence[Row], sweep: str, x: str, y: str) -> ScalingFits
 def _plot(
     ax: Any, rows: Sequence[Row], sweep: str, x: str, y: str, expected: dict[str, float]
 ) -> ScalingFits:
-    rows = _main_cell(select(rows, sweep=sweep))
+    rows = main_cell(select(rows, sweep=sweep))
     fits = scaling_fits(rows, sweep, x, y)
     if not rows:
         style.no_data(ax, f"sweep {sweep!r}")
