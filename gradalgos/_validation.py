@@ -241,6 +241,34 @@ def check_online_init(cell: Any, params: Params, state0: State) -> None:
     check_state(cell, state0, None, dtype)
 
 
+def _check_sensitivity(cell: Any, params: Params, carry: Any) -> None:
+    """M is a pytree like ``params`` with leaves ``(S, *leaf.shape)``; ``None`` is allowed only
+    where the state cannot depend on the parameter (as :meth:`init` builds it)."""
+    from gradalgos.cells.dependence import state_parameter_mask
+
+    p_leaves, p_def = jax.tree_util.tree_flatten(params)
+    try:
+        m_leaves = p_def.flatten_up_to(carry.sensitivity)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            "carry.sensitivity must be a pytree like params (build the carry with init())"
+        ) from err
+    keep = jax.tree_util.tree_leaves(state_parameter_mask(cell, params, carry.state))
+    S = cell.state_size
+    for i, (p, m, needed) in enumerate(zip(p_leaves, m_leaves, keep, strict=True)):
+        if m is None:
+            if needed:
+                raise ValueError(
+                    f"carry.sensitivity leaf {i} is None, but the state depends on that "
+                    "parameter; build the carry with init()"
+                )
+        elif tuple(jnp.shape(m)) != (S, *jnp.shape(p)):
+            raise ValueError(
+                f"carry.sensitivity leaf {i} must have shape {_shape_str((S, *jnp.shape(p)))} "
+                f"(S, *param.shape), got {_shape_str(tuple(jnp.shape(m)))}"
+            )
+
+
 def check_online_step(
     cell: Any, params: Params, carry: Any, xs: Any, targets: Any, mask: Any, steps: str | None
 ) -> None:
@@ -254,6 +282,7 @@ def check_online_step(
             f"carry must be the SensitivityState from init(), got {type(carry).__name__}"
         )
     check_state(cell, carry.state, None, dtype, name="carry.state")
+    _check_sensitivity(cell, params, carry)
     xs = _as_array("x" if steps is None else "xs", xs)
     want_rank = 1 if steps is None else 2
     name = "x" if steps is None else "xs"

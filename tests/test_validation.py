@@ -114,6 +114,23 @@ def test_online_step_validates():
         rtrl.init(CELL, PARAMS, jnp.zeros(7))
 
 
+def test_online_step_validates_the_sensitivity():
+    rtrl = ga.RTRL()
+    carry = rtrl.init(CELL, PARAMS, STATE0)
+    x, y = jnp.ones(3), jnp.zeros(2)
+    no_rec = {**carry.sensitivity, "W_rec": None}  # the state depends on W_rec
+    with pytest.raises(ValueError, match=r"leaf .* is None, but the state depends"):
+        rtrl.step(CELL, PARAMS, carry._replace(sensitivity=no_rec), x, y)
+    bad = {**carry.sensitivity, "b": jnp.zeros((2, 2))}
+    with pytest.raises(ValueError, match=r"must have shape \(4, 4\) \(S, \*param.shape\)"):
+        rtrl.step(CELL, PARAMS, carry._replace(sensitivity=bad), x, y)
+    with pytest.raises(ValueError, match="pytree like params"):
+        rtrl.step(CELL, PARAMS, carry._replace(sensitivity={"W_rec": None}), x, y)
+    # A readout's M may be carried in full (zeros): exact, just not needed.
+    full = {k: jnp.zeros((4, *p.shape)) for k, p in PARAMS.items()}
+    rtrl.step(CELL, PARAMS, carry._replace(sensitivity=full), x, y)
+
+
 def test_numpy_inputs_are_accepted():
     loss, _, _ = call(xs=np.ones((5, 3)), targets=np.zeros((5, 2)), mask=np.ones(5, bool))
     assert np.isfinite(float(loss))

@@ -29,7 +29,7 @@ class Hybrid(AbstractOnlineAlgorithm):
     connected cell, O(n³). Memory O(S·P + h·S²) = O(n³). Time falls with h and memory grows
     with it: at h = S the two h-dependent terms equal the h-independent ones (S²·P/h = S·P and
     h·S² = S·P for P ≈ S²), so time × memory is least near h = S. Exact for every h,
-    including h not dividing T.
+    including h not dividing T. As for RTRL, P counts the parameters the state depends on.
 
     Arguments:
         block: h ≥ 1, or ``None`` for the cell's state size S.

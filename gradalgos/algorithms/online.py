@@ -12,8 +12,8 @@ from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.sensitivity import (
     SensitivityState,
     advance_block,
+    initial_sensitivity,
     sensitivity_sequence,
-    zero_sensitivity,
 )
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
@@ -33,12 +33,13 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         """Steps advanced by one call of :meth:`advance` (1 for RTRL)."""
 
     def init(self, cell: AbstractCell, params: Params, state0: State) -> SensitivityState:
-        """The online carry at t = 0: ``(state0, M = 0)``, M's leaves ``(S, *leaf.shape)``.
-        Memory O(S·P)."""
+        """The online carry at t = 0: ``(state0, M = 0)``, M's leaves ``(S, *leaf.shape)`` for
+        the parameters the state depends on, ``None`` for readouts (their ∂s/∂θ is 0).
+        Memory O(S·P_s), P_s ≤ P those parameters."""
         from gradalgos._validation import check_online_init
 
         check_online_init(cell, params, state0)
-        return SensitivityState(state0, zero_sensitivity(params, cell.state_size))
+        return SensitivityState(state0, initial_sensitivity(cell, params, state0))
 
     def advance(
         self,

@@ -18,7 +18,10 @@ O(S²·P) for the GEMM; memory O(S·P + h·S²). Exact for every h.
 The state is flattened (``ravel_pytree``) to s ``(S,)``; the sensitivity is kept per parameter
 leaf, a pytree like the parameters whose leaves are ``(S, *leaf.shape)`` (so the parameter axes
 are plain array axes that a sharding annotation can split across devices, and no concatenated
-``(S, P)`` copy is ever made). ``J·M`` is then one GEMM per leaf.
+``(S, P)`` copy is ever made). ``J·M`` is then one GEMM per leaf. Parameters the state cannot
+depend on (readouts; :func:`gradalgos.cells.dependence.state_parameter_mask`) have ``∂s/∂θ ≡ 0``:
+their leaf of M is ``None``, nothing is carried or multiplied for them, and their gradient is
+the in-block one alone. So P in the costs above counts the state's parameters only.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ from jax.flatten_util import ravel_pytree
 
 from gradalgos.algorithms.sequence import Loss, scan_loss, step_loss
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.cells.dependence import state_parameter_mask
 
 __all__ = [
     "SensitivityState",
     "advance_block",
     "block_jacobians",
     "flatten_state",
+    "initial_sensitivity",
     "sensitivity_sequence",
     "zero_sensitivity",
 ]
@@ -51,7 +56,8 @@ class SensitivityState(NamedTuple):
     Attributes:
         state: the cell's state s_t (the cell's own pytree).
         sensitivity: M_t = ∂s_t/∂θ, a pytree like the parameters with leaves
-            ``(S, *leaf.shape)`` (S·P numbers in all).
+            ``(S, *leaf.shape)`` for the parameters the state depends on and ``None`` for
+            the others (readouts, whose sensitivity is identically 0): S·P_s numbers in all.
     """
 
     state: State
@@ -63,16 +69,35 @@ def flatten_state(state: State) -> jax.Array:
     return ravel_pytree(state)[0]
 
 
-def zero_sensitivity(params: Params, state_size: int) -> Params:
-    """M = 0: leaves ``(S, *leaf.shape)``."""
-    return jax.tree_util.tree_map(lambda p: jnp.zeros((state_size, *p.shape), p.dtype), params)
+def zero_sensitivity(params: Params, state_size: int, mask: Params | None = None) -> Params:
+    """M = 0: leaves ``(S, *leaf.shape)`` where ``mask`` (a pytree of bools like ``params``;
+    default all ``True``) is ``True``, ``None`` where it is ``False``."""
+    if mask is None:
+        mask = jax.tree_util.tree_map(lambda _: True, params)
+    return jax.tree_util.tree_map(
+        lambda p, keep: jnp.zeros((state_size, *p.shape), p.dtype) if keep else None,
+        params,
+        mask,
+    )
+
+
+def initial_sensitivity(cell: AbstractCell, params: Params, state: State) -> Params:
+    """M_0 = 0 for the parameters ``cell``'s state depends on, ``None`` for the others."""
+    S = flatten_state(state).shape[0]
+    return zero_sensitivity(params, S, state_parameter_mask(cell, params, state))
 
 
 def _times(row_or_matrix: jax.Array, M: Params) -> Params:
-    """``λ·M`` (λ ``(S,)``) or ``J·M`` (J ``(S, S)``), leaf by leaf."""
+    """``λ·M`` (λ ``(S,)``) or ``J·M`` (J ``(S, S)``), leaf by leaf (``None`` leaves stay)."""
     return jax.tree_util.tree_map(
         lambda m: jnp.tensordot(row_or_matrix, m, axes=1, precision=_HIGHEST), M
     )
+
+
+def _plus_carried(full: Params, carried: Params) -> Params:
+    """``full + carried`` leaf by leaf; where ``carried`` is ``None`` (∂s/∂θ ≡ 0), a ``None``
+    result if ``full`` is a sensitivity term, else ``full`` itself."""
+    return jax.tree_util.tree_map(lambda f, c: f if c is None else f + c, full, carried)
 
 
 def advance_block(
@@ -115,7 +140,7 @@ def advance_block(
 
     (s_new, total), pullback = jax.vjp(block, params, s)
     g_in, lam = pullback((jnp.zeros_like(s_new), jnp.ones_like(total)))
-    grad = jax.tree_util.tree_map(jnp.add, g_in, _times(lam, M))
+    grad = _plus_carried(g_in, _times(lam, M))
     if propagate:
         if single_step:
             S = s_new.shape[0]
@@ -124,7 +149,8 @@ def advance_block(
             D, J = jax.vmap(pullback)(basis)
         else:
             J, D = block_jacobians(cell, unravel_state, params, s, xs)
-        M = jax.tree_util.tree_map(jnp.add, _times(J, M), D)
+        JM = _times(J, M)
+        M = jax.tree_util.tree_map(lambda d, jm: None if jm is None else jm + d, D, JM)
     return s_new, M, total, grad
 
 
@@ -216,7 +242,7 @@ def sensitivity_sequence(
         s, M, value, g = run(s, M, *blk, single_step=single, propagate=True)
         return (s, M, jax.tree_util.tree_map(jnp.add, grad, g), total + value), None
 
-    M0 = zero_sensitivity(params, s0.shape[0])
+    M0 = initial_sensitivity(cell, params, state0)
     grad0 = jax.tree_util.tree_map(jnp.zeros_like, params)
     carry = (s0, M0, grad0, jnp.zeros((), mask.dtype))
     if n_prop:
