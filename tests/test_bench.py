@@ -79,6 +79,8 @@ def test_dominant_flops_hand_counted() -> None:
     assert dominant_flops({**hybrid, "T": 10, "settings": {"block": 4}}) == 2 * block
     assert dominant_flops({**hybrid, "T": 4, "settings": {}}) == 0  # one block, no propagation
     assert dominant_flops({**base, "algorithm": "bptt", "T": 8}) is None
+    # M carried for the state's parameters only: P_state replaces P where recorded.
+    assert dominant_flops({**base, "P_state": 6, "algorithm": "rtrl", "T": 3}) == 2 * 2 * 16 * 6
 
 
 # ---------------------------------------------------------------- configs and result file
@@ -254,6 +256,10 @@ def test_recipe_cells_measure_exact_gradients(cell: str) -> None:
     row = measure(BenchConfig("agreement", "hybrid", cell, 6, 7, 2, "float64", repeats=1))
     assert row["rel_err"] < 1e-10
     assert row["S"] == built.state_size and row["P"] == built.num_params
+    # The readout of the (last) layer never reaches the state: W_out (o×n) and b_out, except
+    # the function recipe's y = C·h (no bias).
+    readout = 8 * 6 + (0 if cell == "function" else 8)
+    assert row["P_state"] == built.num_params - readout
 
 
 def test_compare_matches_numpy_on_whole_vectors(monkeypatch: pytest.MonkeyPatch) -> None:

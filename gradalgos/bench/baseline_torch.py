@@ -16,6 +16,7 @@ import numpy as np
 from gradalgos.bench import agreement
 from gradalgos.bench.case import make_case
 from gradalgos.bench.config import BenchConfig
+from gradalgos.cells.dependence import num_state_params
 
 __all__ = ["TORCH_CELLS", "measure_torch", "torch_available"]
 
@@ -83,6 +84,7 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
     row: dict[str, Any] = {
         "S": case.cell.state_size,
         "P": case.cell.num_params,
+        "P_state": num_state_params(case.cell),
         "compile_s": 0.0,
         "times_s": times,
         "time_median_s": statistics.median(times),

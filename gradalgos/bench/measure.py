@@ -16,6 +16,7 @@ from gradalgos.bench.case import Case, make_case
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.specs import make_algorithm, steps_per_loop_body
 from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
+from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
 
 __all__ = ["measure"]
@@ -72,9 +73,10 @@ def measure(config: BenchConfig) -> dict[str, Any]:
     device_before = process_memory.device_memory()
     case = _case(_problem(config))
     S, P = case.cell.state_size, case.cell.num_params
+    P_state = num_state_params(case.cell)
     with jax.default_matmul_precision(config.precision):  # applies while tracing
         timed = time_compiled(_function(config, case), case.args, config.repeats)
-    row: dict[str, Any] = {"S": S, "P": P}
+    row: dict[str, Any] = {"S": S, "P": P, "P_state": P_state}
     row.update({k: v for k, v in timed.items() if k not in ("compiled", "output")})
     row["time_per_step_s"] = timed["time_median_s"] / config.T
     row.update(memory_bytes(timed["compiled"]))

@@ -41,6 +41,8 @@ COMMON_FIELDS: dict[str, str] = {
 MEASURED_FIELDS: dict[str, str] = {
     "S": "state size",
     "P": "number of parameters",
+    "P_state": "parameters the state depends on (readouts excluded); RTRL and the hybrid carry "
+    "and multiply M for these only (S·P_state numbers)",
     "compile_s": "lower + compile time [s]",
     "times_s": "wall time of each timed call [s] (≥ repeats calls, up to 0.2 s in all)",
     "time_median_s": "median over the timed calls [s]",

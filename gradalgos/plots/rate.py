@@ -30,9 +30,12 @@ def dominant_flops(row: Row) -> float | None:
 
     RTRL: ``(T − 1)·2·S²·P`` (the last step does not propagate M). Hybrid with block h:
     ``n_prop·(2·h·S³ + 2·h·S·P + 2·S²·P)``, ``n_prop`` the blocks that propagate M (all but the
-    last). ``None`` for other algorithms.
+    last). P is the number of parameters M is carried for (``P_state``: readouts excluded;
+    rows measured before that field existed carried M for all ``P``). ``None`` for other
+    algorithms.
     """
-    alg, S, P, T = row.get("algorithm"), row.get("S"), row.get("P"), row.get("T")
+    alg, S, T = row.get("algorithm"), row.get("S"), row.get("T")
+    P = row.get("P_state", row.get("P"))
     if None in (S, P, T):
         return None
     if alg == "rtrl":
