@@ -92,7 +92,13 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "for RTRL and the hybrid, with FLOPs counted from the theory's dominant products "
         "(not from XLA): the gap between a fitted time exponent and the theory is the slope of "
         "this curve over the same range. XLA's own FLOP count and rate, where it has one, are "
-        "in the last table.",
+        "in the last table. On a CPU, XLA allocates its scratch memory afresh on every call: "
+        "whether the C allocator hands back pages already mapped or new ones (each faulted in "
+        "by the OS) depends on what the worker process allocated before, so RTRL's and the "
+        "hybrid's times near the bottom of their fit range (tens of MB of scratch per call) "
+        "can differ between runs by far more than the spread of their own repeats; "
+        "`benchmarks/README.md` gives measured cases. Judge their exponents over several runs "
+        "or on the `--full` range, where the arithmetic dominates.",
         "",
         "**Hybrid vs h.** Per step the hybrid costs O(S·cost(step) + S·P + S²·P/h) and stores "
         "O(S·P + h·S²): its time falls with h at every h (no interior minimum), its memory "
