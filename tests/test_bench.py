@@ -94,6 +94,39 @@ def test_config_key_depends_on_config_and_code_version() -> None:
     assert config_key(a, "v1") != config_key(b, "v1")
 
 
+def test_code_version_ignores_documentation_but_not_code(tmp_path: Path) -> None:
+    """Docstrings, comments and layout do not change the code version; code does."""
+    from gradalgos.bench.version import code_version, executable_source
+
+    src = "def f(x):\n    return x + 1\n"
+    documented = '"""Module."""\n\n\ndef f(x):  # add one\n    """Add one."""\n    return (x + 1)\n'
+    assert executable_source(src) == executable_source(documented)
+    assert executable_source(src) != executable_source(src.replace("+ 1", "+ 2"))
+    only_doc = 'class C:\n    """Only a docstring."""\n'
+    assert "Pass" in executable_source(only_doc)  # still a valid tree
+
+    pkg = tmp_path / "gradalgos"
+    (pkg / "algorithms").mkdir(parents=True)
+    (pkg / "plots").mkdir()
+    (pkg / "algorithms" / "a.py").write_text(src)
+    (pkg / "plots" / "p.py").write_text(src)
+    before = code_version(pkg)
+    (pkg / "algorithms" / "a.py").write_text(documented)
+    (pkg / "plots" / "p.py").write_text("x = 2\n")  # not a measured package
+    assert code_version(pkg) == before
+    (pkg / "algorithms" / "a.py").write_text(src.replace("+ 1", "+ 2"))
+    assert code_version(pkg) != before
+
+
+def test_report_states_the_allocator_environment() -> None:
+    from gradalgos.plots.report import _allocator_line
+
+    assert "not recorded" in _allocator_line([{"n": 1}])
+    assert "system's defaults" in _allocator_line([{"allocator_env": None}])
+    line = _allocator_line([{"allocator_env": {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}}])
+    assert "`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`" in line
+
+
 def test_store_appends_lines_and_skips_a_cut_line(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     append_row(path, {"key": "a", "status": "ok"})

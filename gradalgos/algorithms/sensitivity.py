@@ -95,8 +95,8 @@ def _times(row_or_matrix: jax.Array, M: Params) -> Params:
 
 
 def _plus_carried(full: Params, carried: Params) -> Params:
-    """``full + carried`` leaf by leaf; where ``carried`` is ``None`` (∂s/∂θ ≡ 0), a ``None``
-    result if ``full`` is a sensitivity term, else ``full`` itself."""
+    """``full + carried`` leaf by leaf, and ``full`` alone where ``carried`` is ``None`` (a
+    parameter the state does not depend on, so its term is 0)."""
     return jax.tree_util.tree_map(lambda f, c: f if c is None else f + c, full, carried)
 
 

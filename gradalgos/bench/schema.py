@@ -31,6 +31,8 @@ COMMON_FIELDS: dict[str, str] = {
     "host_cpus": "CPU count of the host",
     "host_cpu": "CPU model",
     "python": "Python version",
+    "allocator_env": "memory-allocator environment variables set for the run (GLIBC_TUNABLES, "
+    "LD_PRELOAD, MALLOC_ARENA_MAX), null when none: they change CPU timings",
     "device_kind": "JAX device kind",
     "jax_version": "jax version",
     "jaxlib_version": "jaxlib version",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import platform
@@ -11,7 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["code_version", "git_commit", "run_metadata"]
+__all__ = ["code_version", "executable_source", "git_commit", "run_metadata"]
+
+#: Environment variables that change how the process allocates memory (and so CPU timings).
+ALLOCATOR_ENV: tuple[str, ...] = ("GLIBC_TUNABLES", "LD_PRELOAD", "MALLOC_ARENA_MAX")
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # gradalgos/
 
@@ -24,14 +28,33 @@ MEASURED_PACKAGES: tuple[str, ...] = ("algorithms", "cells", "bench")
 def code_version(package: Path = _PACKAGE) -> str:
     """Hash (12 hex) of the measured ``.py`` sources (gradalgos/*.py and
     :data:`MEASURED_PACKAGES`): results are reused (skip-if-measured) only while they are
-    unchanged."""
+    unchanged. The code is hashed without its comments, docstrings and layout
+    (:func:`executable_source`), so editing documentation keeps the results valid."""
     h = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package)
         if len(rel.parts) > 1 and rel.parts[0] not in MEASURED_PACKAGES:
             continue
-        h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+        code = executable_source(path.read_text(encoding="utf-8"))
+        h.update(str(rel).encode() + b"\0" + code.encode() + b"\0")
     return h.hexdigest()[:12]
+
+
+def executable_source(source: str) -> str:
+    """``source`` as its syntax tree (``ast.dump``) without docstrings: two sources that differ
+    only in comments, docstrings or formatting give the same string."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
 
 
 def git_commit(repo: Path = _PACKAGE.parent) -> str | None:
@@ -70,4 +93,5 @@ def run_metadata(argv: list[str] | None = None) -> dict[str, Any]:
         "host_cpus": os.cpu_count(),
         "host_cpu": _cpu_model(),
         "python": platform.python_version(),
+        "allocator_env": {k: os.environ[k] for k in ALLOCATOR_ENV if k in os.environ} or None,
     }

@@ -36,6 +36,25 @@ def _distinct(rows: Sequence[Row], field: str) -> str:
     return ", ".join(values) if values else "—"
 
 
+def _allocator_line(rows: Sequence[Row]) -> str:
+    """The memory-allocator environment of the run (it changes CPU timings)."""
+    if not any("allocator_env" in r for r in rows):
+        return "- memory allocator environment: not recorded"
+    settings = sorted(
+        {
+            ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+            for r in rows
+            if (env := r.get("allocator_env"))
+        }
+    )
+    if not settings:
+        return (
+            "- memory allocator: the system's defaults (no GLIBC_TUNABLES, LD_PRELOAD or "
+            "MALLOC_ARENA_MAX set)"
+        )
+    return "- memory allocator environment: " + "; ".join(f"`{s}`" for s in settings)
+
+
 def _load_line(rows: Sequence[Row]) -> str:
     loads = sorted(r["load_avg_1m"] for r in rows if r.get("load_avg_1m") is not None)
     if not loads:
@@ -66,6 +85,7 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         f"Python {_distinct(rows, 'python')}; matmul precision: {_distinct(rows, 'precision')}",
         "- command(s): " + "; ".join(f"`{c}`" for c in commands),
         _load_line(rows),
+        _allocator_line(rows),
         "",
         "**Method.** Each config is jitted, lowered and compiled once (compile time recorded "
         "apart), called once to warm up, then timed over at least `repeats` (5) calls "
