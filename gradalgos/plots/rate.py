@@ -82,7 +82,8 @@ def figure_rate_vs_n(rows: Sequence[Row], out: Path) -> dict[str, LogLogFit | No
     ax.set_xlabel("hidden units n")
     ax.set_ylabel("dominant-product FLOPs / median call time [GFLOP/s]")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    if fits:
+        ax.legend(fontsize=8, loc="lower right")
     ax.text(
         0.01,
         0.99,
