@@ -10,6 +10,8 @@ import pytest
 from test_algorithms import make_data, max_rel_error
 
 import gradalgos as ga
+from gradalgos.algorithms.online import _advance_cache_size
+from gradalgos.cells.dependence import _mask_leaves
 from gradalgos.value_and_grad import _compiled_cache_size
 
 
@@ -94,3 +96,21 @@ def test_second_call_does_not_recompile(problem):
     same_cell = ga.cells.Elman(input_size=3, hidden_size=4, output_size=2)
     ga.value_and_grad(ga.Hybrid(block=3), same_cell, params, s0, xs, targets)
     assert _compiled_cache_size() == before
+
+
+@pytest.mark.parametrize("algorithm", [ga.RTRL(), ga.Hybrid(block=2)])
+def test_online_steps_compile_once_and_trace_the_mask_once(problem, algorithm):
+    """A Python loop of ``step`` calls runs one compiled program: later steps (new carry, new
+    inputs, new weights) neither recompile the block nor re-trace the dependence walk."""
+    cell, params, s0, xs, targets = problem
+    at = (lambda t: t) if isinstance(algorithm, ga.RTRL) else (lambda t: slice(t, t + 2))
+    inputs = [(xs[at(t)], targets[at(t)]) for t in (0, 2)]
+    carry = algorithm.init(cell, params, s0)
+    carry, _, _ = algorithm.step(cell, params, carry, *inputs[0])
+    compiled, traced = _advance_cache_size(), _mask_leaves.cache_info()
+    new_params = jax.tree_util.tree_map(lambda a: a * 1.5, params)
+    carry, _, g = algorithm.step(cell, new_params, carry, *inputs[1])
+    assert _advance_cache_size() == compiled
+    assert _mask_leaves.cache_info().misses == traced.misses
+    assert _mask_leaves.cache_info().hits > traced.hits
+    assert all(jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g))

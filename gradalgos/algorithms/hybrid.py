@@ -63,6 +63,9 @@ class Hybrid(AbstractOnlineAlgorithm):
 
         Returns:
             ``(carry after the block, Σ mask_t·ℓ_t over the block, its gradient w.r.t. θ)``.
+
+        Compiled once per (cell, loss, shapes): a loop of calls reuses it. Pass a module-level
+        ``loss``; a new lambda on every call recompiles every call.
         """
         from gradalgos._validation import check_online_step
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -53,24 +54,14 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         mask: jax.Array | None,
         single_step: bool,
     ) -> tuple[SensitivityState, jax.Array, Params]:
-        """Advance the carry over one block (validated inputs) → ``(carry, L_block, grads)``."""
-        s, unravel_state = ravel_pytree(carry.state)
-        dtype = s.dtype
-        mask = jnp.ones(xs.shape[:-1], dtype) if mask is None else jnp.asarray(mask, dtype)
-        s, M, value, grads = advance_block(
-            cell,
-            loss,
-            unravel_state,
-            params,
-            s,
-            carry.sensitivity,
-            xs,
-            targets,
-            mask,
-            single_step=single_step,
-            propagate=True,
+        """Advance the carry over one block (validated inputs) → ``(carry, L_block, grads)``.
+
+        Jitted per (cell, loss, single_step, shapes), so a Python loop of ``step`` calls runs
+        one compiled program per call; under a caller's ``jit`` it is inlined.
+        """
+        return _advance_compiled(
+            cell, loss, params, carry, xs, targets, mask, single_step=single_step
         )
-        return SensitivityState(unravel_state(s), M), value, grads
 
     def batched_value_and_grad(
         self,
@@ -90,3 +81,38 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         totals, grads, state_T = jax.vmap(one)(state0, xs, targets, mask)
         mean = jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), grads)
         return jnp.mean(totals), mean, state_T
+
+
+@functools.partial(jax.jit, static_argnames=("cell", "loss", "single_step"))
+def _advance_compiled(
+    cell: AbstractCell,
+    loss: Loss,
+    params: Params,
+    carry: SensitivityState,
+    xs: jax.Array,
+    targets: jax.Array,
+    mask: jax.Array | None,
+    *,
+    single_step: bool,
+) -> tuple[SensitivityState, jax.Array, Params]:
+    s, unravel_state = ravel_pytree(carry.state)
+    mask = jnp.ones(xs.shape[:-1], s.dtype) if mask is None else jnp.asarray(mask, s.dtype)
+    s, M, value, grads = advance_block(
+        cell,
+        loss,
+        unravel_state,
+        params,
+        s,
+        carry.sensitivity,
+        xs,
+        targets,
+        mask,
+        single_step=single_step,
+        propagate=True,
+    )
+    return SensitivityState(unravel_state(s), M), value, grads
+
+
+def _advance_cache_size() -> int:
+    """Number of compiled variants of the online block (tests check nothing recompiles)."""
+    return _advance_compiled._cache_size()

@@ -57,6 +57,9 @@ class RTRL(AbstractOnlineAlgorithm):
 
         Returns:
             ``(carry_t, mask_t·ℓ_t, dℓ_t/dθ)``, the gradient a pytree like ``params``.
+
+        Compiled once per (cell, loss, shapes): a loop of calls reuses it. Pass a module-level
+        ``loss``; a new lambda on every call recompiles every call.
         """
         from gradalgos._validation import check_online_step
 

@@ -94,10 +94,13 @@ def _times(row_or_matrix: jax.Array, M: Params) -> Params:
     )
 
 
-def _plus_carried(full: Params, carried: Params) -> Params:
-    """``full + carried`` leaf by leaf, and ``full`` alone where ``carried`` is ``None`` (a
-    parameter the state does not depend on, so its term is 0)."""
-    return jax.tree_util.tree_map(lambda f, c: f if c is None else f + c, full, carried)
+def _add_carried(full: Params, carried: Params, *, keep_uncarried: bool) -> Params:
+    """``full + carried`` leaf by leaf. Where ``carried`` is ``None`` (a parameter the state
+    does not depend on, whose carried term is 0): ``full``'s leaf if ``keep_uncarried``, else
+    ``None`` (so a new M stays ``None`` there)."""
+    return jax.tree_util.tree_map(
+        lambda f, c: (f if keep_uncarried else None) if c is None else f + c, full, carried
+    )
 
 
 def advance_block(
@@ -140,7 +143,7 @@ def advance_block(
 
     (s_new, total), pullback = jax.vjp(block, params, s)
     g_in, lam = pullback((jnp.zeros_like(s_new), jnp.ones_like(total)))
-    grad = _plus_carried(g_in, _times(lam, M))
+    grad = _add_carried(g_in, _times(lam, M), keep_uncarried=True)
     if propagate:
         if single_step:
             S = s_new.shape[0]
@@ -149,8 +152,7 @@ def advance_block(
             D, J = jax.vmap(pullback)(basis)
         else:
             J, D = block_jacobians(cell, unravel_state, params, s, xs)
-        JM = _times(J, M)
-        M = jax.tree_util.tree_map(lambda d, jm: None if jm is None else jm + d, D, JM)
+        M = _add_carried(D, _times(J, M), keep_uncarried=False)
     return s_new, M, total, grad
 
 

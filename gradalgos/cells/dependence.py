@@ -26,9 +26,11 @@ from gradalgos.cells.base import AbstractCell
 __all__ = ["num_state_params", "state_parameter_mask"]
 
 
-def _spec(tree: Any) -> Any:
-    """Shapes and dtypes of arrays, tracers or ``ShapeDtypeStruct`` leaves."""
-    return jax.eval_shape(lambda t: t, tree)
+def _spec(leaf: Any) -> tuple[tuple[int, ...], jnp.dtype]:
+    """``(shape, dtype)`` of an array, tracer or ``ShapeDtypeStruct`` (read, not traced)."""
+    if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")):
+        leaf = jnp.asarray(leaf)
+    return tuple(leaf.shape), jnp.dtype(leaf.dtype)
 
 
 def state_parameter_mask(cell: AbstractCell, params: Any, state: Any) -> Any:
@@ -37,17 +39,30 @@ def state_parameter_mask(cell: AbstractCell, params: Any, state: Any) -> Any:
     Arguments:
         params, state: arrays or tracers (only shapes and dtypes are read), unbatched.
 
-    Cost: one trace of ``cell.step`` to a jaxpr (no compilation); usable under ``jit``.
+    Cost: one trace of ``cell.step`` to a jaxpr (no compilation) per (cell, shapes, dtypes);
+    later calls with the same ones are a cache lookup. Usable under ``jit``.
     """
-    params_spec, state_spec = _spec(params), _spec(state)
-    leaves = jax.tree_util.tree_leaves(params_spec)
-    dtype = leaves[0].dtype if leaves else jnp.dtype(jnp.float32)
+    p_leaves, p_def = jax.tree_util.tree_flatten(params)
+    s_leaves, s_def = jax.tree_util.tree_flatten(state)
+    key = (p_def, tuple(map(_spec, p_leaves)), s_def, tuple(map(_spec, s_leaves)))
+    return jax.tree_util.tree_unflatten(p_def, _mask_leaves(cell, key))
+
+
+@functools.lru_cache(maxsize=256)
+def _mask_leaves(cell: AbstractCell, key: tuple[Any, ...]) -> tuple[bool, ...]:
+    """The mask's leaves for ``key = (params treedef, leaf specs, state treedef, leaf specs)``."""
+    p_def, p_shapes, s_def, s_shapes = key
+
+    def rebuild(treedef: Any, shapes: tuple[Any, ...]) -> Any:
+        specs = [jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in shapes]
+        return jax.tree_util.tree_unflatten(treedef, specs)
+
+    dtype = p_shapes[0][1] if p_shapes else jnp.dtype(jnp.float32)
     x_spec = jax.ShapeDtypeStruct((cell.input_size,), dtype)
-    closed = jax.make_jaxpr(lambda p, s, x: cell.step(p, s, x)[0])(params_spec, state_spec, x_spec)
-    return jax.tree_util.tree_unflatten(
-        jax.tree_util.tree_structure(params_spec),
-        _used_inputs(closed.jaxpr)[: len(leaves)],
+    closed = jax.make_jaxpr(lambda p, s, x: cell.step(p, s, x)[0])(
+        rebuild(p_def, p_shapes), rebuild(s_def, s_shapes), x_spec
     )
+    return tuple(_used_inputs(closed.jaxpr)[: len(p_shapes)])
 
 
 def _is_var(atom: Any) -> bool:
