@@ -12,6 +12,7 @@ from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.rate import figure_rate_vs_n
+from gradalgos.plots.repeats import RunSpread, run_spread, runs_measured, spread_table
 from gradalgos.plots.results import Row, latest, load_rows
 from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
 from gradalgos.plots.tbptt import figure_tbptt_bias
@@ -179,6 +180,29 @@ def _core_targets(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _spread_section(every: Sequence[Row], spread: dict[str, RunSpread]) -> str:
+    """Each run's time exponent and the pooled one, or how to measure more runs."""
+    runs = runs_measured(every)
+    how = (
+        "`nox -s bench -- --force` (or the command above with `--force`) appends another run of "
+        "this code version to the results file; a partial rerun such as "
+        "`--sweeps n --algorithms rtrl hybrid --force` adds runs of the configs it covers."
+    )
+    if runs < 2:
+        return (
+            "One run of this code version, so the tables above are all there is. " + how + " "
+            "This section then fits each run apart and fits the per-config median time over "
+            "the runs.\n"
+        )
+    return (
+        f"Up to {runs} runs of this code version (run r = the r-th measurement of each "
+        "config; *runs* counts those of each algorithm's n sweep). "
+        "The tables above use the last measurement of each config; here each run is fitted "
+        "apart (same fit rule), and *exponent of the per-config medians* fits the median "
+        "time of each config over all its runs. " + how + "\n\n" + spread_table(spread)
+    )
+
+
 def make_report(
     results: str | Path, out: str | Path | None = None, *, code_version: str | None = None
 ) -> Path:
@@ -196,9 +220,12 @@ def make_report(
     results = Path(results)
     out = Path(out) if out is not None else results.parent
     out.mkdir(parents=True, exist_ok=True)
-    all_rows = latest(load_rows(results), code_version)
+    loaded = load_rows(results)
+    all_rows = latest(loaded, code_version)
     version = code_version or (all_rows[-1]["code_version"] if all_rows else None)
     rows = [r for r in all_rows if r.get("status") == "ok"]
+    every = [r for r in loaded if r.get("code_version") == version]
+    spread = run_spread(every)
     fits = {
         "time/step vs n": figure_time_vs_n(rows, out),
         "temp bytes vs T": figure_memory_vs_T(rows, out),
@@ -218,9 +245,11 @@ def make_report(
         ),
         f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed (listed below).\n",
         "## Acceptance figures\n",
-        tables.acceptance_table(rows, fits, cross, block_info),
+        tables.acceptance_table(rows, fits, cross, block_info, spread),
         "## Fitted exponents vs theory\n",
         tables.exponent_table(rows, fits),
+        "## Run-to-run spread of the time exponents vs n\n",
+        _spread_section(every, spread),
         "## Figures\n",
         *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in FIGURES.items()),
         "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",

@@ -52,8 +52,8 @@ def _plot(
 ) -> ScalingFits:
     rows = main_cell(select(rows, sweep=sweep))
     fits = scaling_fits(rows, sweep, x, y)
-    if not rows:
-        style.no_data(ax, f"sweep {sweep!r}")
+    if not _positive(style.series(rows, x, y)[1]).size:
+        style.no_data(ax, f"{y} in sweep {sweep!r}")
         return fits
     for alg, fit in fits.items():
         xs, ys = style.series(select(rows, algorithm=alg), x, y)
@@ -73,6 +73,11 @@ def _plot(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     return fits
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """The values a log axis can show."""
+    return values[np.isfinite(values) & (values > 0)]
 
 
 def _note(ax: Any, text: str) -> None:

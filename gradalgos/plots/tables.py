@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from gradalgos.plots import theory
 from gradalgos.plots.crossover import Crossovers
-from gradalgos.plots.fit import local_slopes
+from gradalgos.plots.fit import LogLogFit, local_slopes
 from gradalgos.plots.markdown import fmt, table
+from gradalgos.plots.repeats import RunSpread
 from gradalgos.plots.results import Row, select
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import NAMES, series
@@ -101,7 +102,11 @@ def baseline_table(rows: Sequence[Row]) -> str:
 
 
 def _worst_rel_err(rows: Sequence[Row], dtype: str) -> tuple[float | None, str]:
-    pts = [r for r in select(rows, dtype=dtype) if r["algorithm"] in EXACT and "rel_err" in r]
+    pts = [
+        r
+        for r in select(rows, dtype=dtype)
+        if r["algorithm"] in EXACT and r.get("rel_err") is not None
+    ]
     if not pts:
         return None, "no data"
     worst = max(pts, key=lambda r: r["rel_err"])
@@ -113,21 +118,29 @@ def acceptance_table(
     fits: dict[str, ScalingFits],
     cross: Crossovers,
     info: dict[str, tuple[float | None, str]] | None = None,
+    spread: dict[str, RunSpread] | None = None,
 ) -> str:
     """The acceptance figures of the benchmark issue, each with its measured value, then the
-    crossovers and any other ``info`` rows (``{description: (value, note)}``)."""
+    crossovers and any other ``info`` rows (``{description: (value, note)}``). With ``spread``
+    from two runs or more, the time exponents are also given for the per-config medians."""
     out = []
 
     def check(criterion: str, value: float | None, ok: bool | None, where: str) -> None:
         verdict = "no data" if ok is None else "PASS" if ok else "FAIL"
         out.append([criterion, value, verdict, where])
 
-    for alg in ("bptt", "rtrl", "hybrid"):
-        fit = fits["time/step vs n"].get(alg)
+    def time_exponent(alg: str, fit: LogLogFit | None, over: str) -> None:
         th = theory.TIME_VS_N[alg]
         ok = None if fit is None else abs(fit.slope - th) <= 0.3
         where = f"n = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
-        check(f"{NAMES[alg]} time exponent vs n = {th} ± 0.3", fit and fit.slope, ok, where)
+        check(f"{NAMES[alg]} time exponent vs n{over} = {th} ± 0.3", fit and fit.slope, ok, where)
+
+    for alg in ("bptt", "rtrl", "hybrid"):
+        time_exponent(alg, fits["time/step vs n"].get(alg), "")
+    for alg in ("bptt", "rtrl", "hybrid"):
+        runs = spread.get(alg) if spread else None
+        if runs is not None and runs.runs >= 2:
+            time_exponent(alg, runs.pooled, f", median time of {runs.runs} runs")
     fit = fits["temp bytes vs T"].get("bptt")
     where = f"T = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
     ok = None if fit is None else abs(fit.slope - 1) <= 0.1

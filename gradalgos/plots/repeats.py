@@ -1,0 +1,132 @@
+"""Several runs of one code version: the time exponents of each run, and of their medians.
+
+On a CPU the time exponents of RTRL and the hybrid move from run to run by more than their
+fits' standard errors (the C allocator's history decides how much of each call's scratch
+memory is faulted in afresh; ``benchmarks/README.md``). ``nox -s bench -- --force`` appends
+another run of the same code version to ``results.jsonl``; the report then fits each run
+apart and fits the per-config medians over the runs, so the spread is measured, not guessed.
+
+Run r is the r-th measurement of each config key (file order), so a partial rerun (say
+``--sweeps n --algorithms rtrl hybrid --force``) adds to the runs of the configs it covers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from gradalgos.plots import theory
+from gradalgos.plots.fit import LogLogFit
+from gradalgos.plots.markdown import table
+from gradalgos.plots.results import Row
+from gradalgos.plots.scaling import scaling_fits
+from gradalgos.plots.style import NAMES
+
+__all__ = [
+    "RunSpread",
+    "median_rows",
+    "run_spread",
+    "runs_measured",
+    "split_runs",
+    "spread_table",
+]
+
+_X, _Y = "n", "time_per_step_s"
+
+
+class RunSpread(NamedTuple):
+    """The time-vs-n exponent of one algorithm over several runs.
+
+    Attributes:
+        per_run: the fitted slope of each run that measured the algorithm, in run order.
+        pooled: the fit of the per-config median time over all runs (``None``: too few points).
+        runs: how many runs measured the algorithm.
+    """
+
+    per_run: tuple[float, ...]
+    pooled: LogLogFit | None
+    runs: int
+
+
+def split_runs(rows: Sequence[Row]) -> list[list[Row]]:
+    """Rows of one code version, in file order → runs; run r holds the r-th row of each config
+    key measured more than r times (so run 0 is the first measurement of every config)."""
+    runs: list[list[Row]] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        r = seen.get(row["key"], 0)
+        seen[row["key"]] = r + 1
+        if r == len(runs):
+            runs.append([])
+        runs[r].append(row)
+    return runs
+
+
+def median_rows(rows: Sequence[Row]) -> list[Row]:
+    """One successful row per config key: its last row, with ``time_per_step_s`` the median
+    over all its successful rows and ``runs`` their number."""
+    by_key: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.get("status") == "ok" and row.get(_Y) is not None:
+            by_key.setdefault(row["key"], []).append(row)
+    return [
+        {**same[-1], _Y: float(np.median([r[_Y] for r in same])), "runs": len(same)}
+        for same in by_key.values()
+    ]
+
+
+def run_spread(rows: Sequence[Row]) -> dict[str, RunSpread]:
+    """Per algorithm of the n sweep: each run's time exponent and the pooled one.
+
+    Arguments:
+        rows: every row of one code version, in file order (not only the latest per config).
+    """
+    per_run = [scaling_fits(run, "n", _X, _Y) for run in split_runs(rows)]
+    pooled = scaling_fits(median_rows(rows), "n", _X, _Y)
+    out = {}
+    for alg, fit in pooled.items():
+        slopes = tuple(f[alg].slope for f in per_run if f.get(alg) is not None)
+        out[alg] = RunSpread(slopes, fit, len(slopes))
+    return out
+
+
+def spread_table(spread: dict[str, RunSpread]) -> str:
+    """Markdown: per algorithm, each run's exponent, their range, and the pooled exponent."""
+    out = []
+    for alg, s in spread.items():
+        th = theory.TIME_VS_N.get(alg)
+        fit = s.pooled
+        pooled = None if fit is None else f"{fit.slope:.3g} ± {fit.slope_se:.2g}"
+        rng = "—" if fit is None else f"n = {fit.x_lo:g}…{fit.x_hi:g} ({fit.points} pts)"
+        diff = None if fit is None or th is None else abs(fit.slope - th)
+        low_high = f"{min(s.per_run):.2f} … {max(s.per_run):.2f}" if s.per_run else "—"
+        out.append(
+            [
+                NAMES.get(alg, alg),
+                th,
+                s.runs,
+                " ".join(f"{v:.2f}" for v in s.per_run),
+                low_high,
+                pooled,
+                diff,
+                rng,
+            ]
+        )
+    headers = [
+        "algorithm",
+        "theory",
+        "runs",
+        "exponent of each run",
+        "min … max",
+        "exponent of the per-config medians ± s.e.",
+        "|diff|",
+        "fit range",
+    ]
+    return table(headers, out) if out else "No n sweep measured.\n"
+
+
+def runs_measured(rows: Sequence[Row]) -> int:
+    """The largest number of runs any config of ``rows`` (one code version) was measured in."""
+    return len(split_runs(rows))
