@@ -119,7 +119,8 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "hybrid's times near the bottom of their fit range (tens of MB of scratch per call) "
         "can differ between runs by far more than the spread of their own repeats; "
         "`benchmarks/README.md` gives measured cases. Judge their exponents over several runs "
-        "or on the `--full` range, where the arithmetic dominates.",
+        "(section *Run-to-run spread*) or on the `--full` range, where the arithmetic "
+        "dominates.",
         "",
         "**Hybrid vs h.** Per step the hybrid costs O(S·cost(step) + S·P + S²·P/h) and stores "
         "O(S·P + h·S²): its time falls with h at every h (no interior minimum), its memory "
