@@ -75,9 +75,12 @@ def test_median_rows_ignore_failures_and_count_runs() -> None:
 
 def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
-    rows = [*_power_law("rtrl", 3.7), *_power_law("rtrl", 4.1, scale=1.0)]
+    rerun = [{**r, "command": "python -m gradalgos.bench --force"} for r in _power_law("rtrl", 4.1)]
+    rows = [*_power_law("rtrl", 3.7), *rerun]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
     text = make_report(results).read_text()
+    # The header names both runs' commands; the section fits each run apart.
+    assert "`python -m gradalgos.bench`; `python -m gradalgos.bench --force`" in text
     section = text.split("## Run-to-run spread")[1].split("\n## ")[0]
     assert "Up to 2 runs" in section
     assert "3.70 4.10" in section

@@ -69,6 +69,7 @@ def _load_line(rows: Sequence[Row]) -> str:
 
 
 def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
+    """Provenance of ``rows`` (every row of the reported code version, all runs)."""
     commands = sorted({r.get("command", "?") for r in rows})
     dates = sorted(r["date"] for r in rows if "date" in r)
     lines = [
@@ -239,7 +240,7 @@ def make_report(
     figure_batch(rows, out)
     failed = len(all_rows) - len(rows)
     parts = [
-        _header(all_rows, version, results),
+        _header(every, version, results),
         *_optional(
             out / "NOTES.md",
             "## Notes on this run (written by hand, beside the generated figures)\n",
