@@ -1,0 +1,104 @@
+"""Cost of online learning from Python: a loop of ``step`` calls vs the same steps offline.
+
+    python benchmarks/online_step.py [--n 16 64 128] [--repeats 7] [--out reports/online_step.json]
+
+For Elman cells (float32, m = 4 inputs, o = 2 outputs) and each n, times per time step:
+
+- ``RTRL.step`` called from a Python loop, one call per step (input checks included);
+- ``Hybrid(block=n).step`` from a Python loop, one call per block of n steps;
+- ``ga.value_and_grad`` with the same algorithm over the same T = 4n steps (one compiled call).
+
+The ratio loop / offline is the price of calling from Python: dispatch and the input checks
+of every call (``step`` itself is compiled once per cell, loss and shapes). Medians over
+``repeats`` after a warm-up, ``block_until_ready``, compile time excluded, all in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from collections.abc import Callable
+
+import jax
+from core_targets import median_time
+
+import gradalgos as ga
+
+
+def loop(algorithm: ga.RTRL | ga.Hybrid, cell, params, state0, xs, targets, block: int):
+    """A function running ``algorithm.step`` over ``xs`` from Python, ``block`` steps a call."""
+
+    def run() -> object:
+        carry = algorithm.init(cell, params, state0)
+        for start in range(0, xs.shape[0], block):
+            if block == 1:
+                x, t = xs[start], targets[start]
+            else:
+                x, t = xs[start : start + block], targets[start : start + block]
+            carry, _, grads = algorithm.step(cell, params, carry, x, t)
+        return grads
+
+    return run
+
+
+def measure(n: int, repeats: int) -> dict[str, float]:
+    """Seconds per time step of the three ways, for one n."""
+    T = 4 * n
+    cell = ga.cells.Elman(input_size=4, hidden_size=n, output_size=2)
+    k = jax.random.split(jax.random.key(0), 3)
+    params = cell.init(k[0])
+    state0 = cell.initial_state()
+    xs = jax.random.normal(k[1], (T, 4))
+    targets = jax.random.normal(k[2], (T, 2))
+    ways: dict[str, Callable[[], object]] = {
+        "rtrl_step_loop": loop(ga.RTRL(), cell, params, state0, xs, targets, 1),
+        "rtrl_offline": lambda: ga.value_and_grad(ga.RTRL(), cell, params, state0, xs, targets),
+        "hybrid_step_loop": loop(ga.Hybrid(block=n), cell, params, state0, xs, targets, n),
+        "hybrid_offline": lambda: ga.value_and_grad(
+            ga.Hybrid(block=n), cell, params, state0, xs, targets
+        ),
+    }
+    out = {"n": n, "T": T}
+    for name, fn in ways.items():
+        out[f"{name}_s_per_step"] = median_time(fn, repeats) / T
+    for alg in ("rtrl", "hybrid"):
+        out[f"{alg}_loop_over_offline"] = (
+            out[f"{alg}_step_loop_s_per_step"] / out[f"{alg}_offline_s_per_step"]
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[16, 64, 128])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", default="reports/online_step.json")
+    args = parser.parse_args()
+    rows = [measure(n, args.repeats) for n in args.n]
+    print(
+        f"{'n':>5} {'RTRL loop':>12} {'offline':>12} {'ratio':>6} {'hybrid loop':>12} "
+        f"{'offline':>12} {'ratio':>6}   (seconds per time step)"
+    )
+    for r in rows:
+        print(
+            f"{r['n']:>5} {r['rtrl_step_loop_s_per_step']:>12.3e} "
+            f"{r['rtrl_offline_s_per_step']:>12.3e} {r['rtrl_loop_over_offline']:>6.2f} "
+            f"{r['hybrid_step_loop_s_per_step']:>12.3e} {r['hybrid_offline_s_per_step']:>12.3e} "
+            f"{r['hybrid_loop_over_offline']:>6.2f}"
+        )
+    meta = {
+        "command": "python benchmarks/online_step.py",
+        "jax": jax.__version__,
+        "device": jax.devices()[0].device_kind,
+        "machine": platform.processor() or platform.machine(),
+        "dtype": "float32",
+        "repeats": args.repeats,
+    }
+    with open(args.out, "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    print(f"→ {args.out}")
+
+
+if __name__ == "__main__":
+    main()
