@@ -28,7 +28,6 @@ __all__ = [
     "RunSpread",
     "median_rows",
     "run_spread",
-    "runs_measured",
     "split_runs",
     "spread_table",
 ]
@@ -125,8 +124,3 @@ def spread_table(spread: dict[str, RunSpread]) -> str:
         "fit range",
     ]
     return table(headers, out) if out else "No n sweep measured.\n"
-
-
-def runs_measured(rows: Sequence[Row]) -> int:
-    """The largest number of runs any config of ``rows`` (one code version) was measured in."""
-    return len(split_runs(rows))

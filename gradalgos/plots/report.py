@@ -12,7 +12,7 @@ from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.rate import figure_rate_vs_n
-from gradalgos.plots.repeats import RunSpread, run_spread, runs_measured, spread_table
+from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
 from gradalgos.plots.results import Row, latest, load_rows
 from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
 from gradalgos.plots.tbptt import figure_tbptt_bias
@@ -182,9 +182,9 @@ def _core_targets(path: Path) -> str:
     return "\n".join(lines)
 
 
-def _spread_section(every: Sequence[Row], spread: dict[str, RunSpread]) -> str:
+def _spread_section(spread: dict[str, RunSpread]) -> str:
     """Each run's time exponent and the pooled one, or how to measure more runs."""
-    runs = runs_measured(every)
+    runs = max((s.runs for s in spread.values()), default=0)
     how = (
         "`nox -s bench -- --force` (or the command above with `--force`) appends another run of "
         "this code version to the results file; a partial rerun such as "
@@ -197,8 +197,8 @@ def _spread_section(every: Sequence[Row], spread: dict[str, RunSpread]) -> str:
             "the runs.\n"
         )
     return (
-        f"Up to {runs} runs of this code version (run r = the r-th measurement of each "
-        "config; *runs* counts those of each algorithm's n sweep). "
+        f"Up to {runs} runs of this code version's n sweep (run r = the r-th measurement of "
+        "each config; *runs* counts them per algorithm). "
         "The tables above use the last measurement of each config; here each run is fitted "
         "apart (same fit rule), and *exponent of the per-config medians* fits the median "
         "time of each config over all its runs. " + how + "\n\n" + spread_table(spread)
@@ -251,7 +251,7 @@ def make_report(
         "## Fitted exponents vs theory\n",
         tables.exponent_table(rows, fits),
         "## Run-to-run spread of the time exponents vs n\n",
-        _spread_section(every, spread),
+        _spread_section(spread),
         "## Figures\n",
         *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in FIGURES.items()),
         "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",
