@@ -16,6 +16,7 @@ import numpy as np
 from gradalgos.bench import agreement
 from gradalgos.bench.case import make_case
 from gradalgos.bench.config import BenchConfig
+from gradalgos.bench.timing import counters_per_call, cpu_counters
 from gradalgos.cells.dependence import num_state_params
 
 __all__ = ["TORCH_CELLS", "measure_torch", "torch_available"]
@@ -77,10 +78,12 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
 
     step()  # warm-up
     times = []
+    before = cpu_counters()
     for _ in range(config.repeats):
         t0 = time.perf_counter()
         loss = step()
         times.append(time.perf_counter() - t0)
+    counters = counters_per_call(before, config.repeats)
     row: dict[str, Any] = {
         "S": case.cell.state_size,
         "P": case.cell.num_params,
@@ -90,6 +93,7 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
         "time_median_s": statistics.median(times),
         "time_min_s": min(times),
         "time_per_step_s": statistics.median(times) / config.T,
+        **counters,
         "loss": float(loss.detach()),
     }
     if elman:

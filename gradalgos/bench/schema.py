@@ -50,6 +50,11 @@ MEASURED_FIELDS: dict[str, str] = {
     "time_median_s": "median over the timed calls [s]",
     "time_min_s": "minimum over the timed calls [s]",
     "time_per_step_s": "time_median_s / T [s]",
+    "page_faults_per_call": "minor page faults of the worker process per timed call "
+    "(getrusage; fresh scratch pages faulted in by the OS, one per 4 KiB); null off POSIX",
+    "cpu_user_s_per_call": "user CPU time of the worker process per timed call, all threads [s]",
+    "cpu_sys_s_per_call": "system (kernel) CPU time of the worker process per timed call, all "
+    "threads [s]; page faults are spent here",
     "mem_temp_size_in_bytes": "XLA memory_analysis: scratch memory [bytes]",
     "mem_argument_size_in_bytes": "XLA memory_analysis: arguments [bytes]",
     "mem_output_size_in_bytes": "XLA memory_analysis: outputs [bytes]",

@@ -5,11 +5,20 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 
-__all__ = ["Timed", "cost_flops", "memory_bytes", "time_compiled"]
+__all__ = [
+    "PER_CALL_FIELDS",
+    "CpuCounters",
+    "Timed",
+    "cost_flops",
+    "counters_per_call",
+    "cpu_counters",
+    "memory_bytes",
+    "time_compiled",
+]
 
 #: ``memory_analysis()`` attributes recorded, as ``mem_<name>`` (bytes).
 MEMORY_FIELDS: tuple[str, ...] = (
@@ -24,7 +33,48 @@ MEMORY_FIELDS: tuple[str, ...] = (
 
 class Timed(dict):
     """Result of :func:`time_compiled`: ``compile_s``, ``times_s`` (list), ``time_median_s``,
-    ``time_min_s``, the executable (``compiled``) and the last output (``output``)."""
+    ``time_min_s``, the process counters per timed call (:func:`counters_per_call`), the
+    executable (``compiled``) and the last output (``output``)."""
+
+
+class CpuCounters(NamedTuple):
+    """The process's resource usage so far (``getrusage(RUSAGE_SELF)``, all threads):
+    minor page faults, user and system CPU seconds."""
+
+    page_faults: int
+    user_s: float
+    sys_s: float
+
+
+#: Fields of :func:`counters_per_call`, in :class:`CpuCounters` order.
+PER_CALL_FIELDS = ("page_faults_per_call", "cpu_user_s_per_call", "cpu_sys_s_per_call")
+
+
+def cpu_counters() -> CpuCounters | None:
+    """A :class:`CpuCounters` snapshot, or ``None`` where ``resource`` is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuCounters(int(usage.ru_minflt), float(usage.ru_utime), float(usage.ru_stime))
+
+
+def counters_per_call(before: CpuCounters | None, calls: int) -> dict[str, float | None]:
+    """:data:`PER_CALL_FIELDS` from the snapshot ``before`` (taken just before ``calls``
+    calls) to now, divided by ``calls``; ``None`` values where not measurable.
+
+    A minor page fault is the OS mapping a fresh page on its first touch (about 2 µs of system
+    time each on a small x86 VM). XLA:CPU allocates each call's scratch memory afresh; when
+    the C allocator serves it from new pages (glibc does for blocks over 32 MiB), every call
+    pays one fault per 4 KiB of scratch, in system time.
+    """
+    after = cpu_counters()
+    if before is None or after is None or calls < 1:
+        return dict.fromkeys(PER_CALL_FIELDS)
+    return {
+        name: (b - a) / calls for name, a, b in zip(PER_CALL_FIELDS, before, after, strict=True)
+    }
 
 
 #: Fast configs are timed over more calls, up to this much wall time in all [s].
@@ -46,7 +96,8 @@ def time_compiled(
         min_total_s: time budget that more calls of a fast function may fill.
 
     Returns:
-        A :class:`Timed` with median and minimum wall time over the repeats.
+        A :class:`Timed` with median and minimum wall time over the repeats, and the
+        process's page faults and CPU time per timed call (:func:`cpu_counters`).
     """
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
@@ -56,6 +107,7 @@ def time_compiled(
     first = time.perf_counter() - t0
     calls = max(repeats, min(MAX_REPEATS, int(min_total_s / max(first, 1e-9))))
     times = []
+    before = cpu_counters()
     for _ in range(calls):
         t0 = time.perf_counter()
         output = jax.block_until_ready(compiled(*args))
@@ -65,6 +117,7 @@ def time_compiled(
         times_s=times,
         time_median_s=statistics.median(times),
         time_min_s=min(times),
+        **counters_per_call(before, calls),
         compiled=compiled,
         output=output,
     )

@@ -79,13 +79,12 @@ def _used_inputs(jaxpr: Any) -> list[bool]:
     return [v in needed for v in jaxpr.invars]
 
 
-def num_state_params(cell: AbstractCell) -> int:
-    """P_s: the number of scalar parameters the state depends on (≤ ``cell.num_params``)."""
-    return _num_state_params(cell)
-
-
 @functools.lru_cache(maxsize=256)
-def _num_state_params(cell: AbstractCell) -> int:
+def num_state_params(cell: AbstractCell) -> int:
+    """P_s: the number of scalar parameters the state depends on (≤ ``cell.num_params``).
+
+    Cached per cell (cells are frozen dataclasses); the first call traces ``cell.step`` once.
+    """
     params = jax.eval_shape(cell.init, jax.random.key(0))
     mask = state_parameter_mask(cell, params, jax.eval_shape(cell.initial_state))
     leaves = zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(mask), strict=True)

@@ -11,6 +11,7 @@ from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
+from gradalgos.plots.page_faults import page_fault_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
 from gradalgos.plots.results import Row, latest, load_rows
@@ -114,11 +115,14 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "for RTRL and the hybrid, with FLOPs counted from the theory's dominant products "
         "(not from XLA): the gap between a fitted time exponent and the theory is the slope of "
         "this curve over the same range. XLA's own FLOP count and rate, where it has one, are "
-        "in the last table. On a CPU, XLA allocates its scratch memory afresh on every call: "
-        "whether the C allocator hands back pages already mapped or new ones (each faulted in "
-        "by the OS) depends on what the worker process allocated before, so RTRL's and the "
-        "hybrid's times near the bottom of their fit range (tens of MB of scratch per call) "
-        "can differ between runs by far more than the spread of their own repeats; "
+        "in the last table. On a CPU, XLA allocates its scratch memory afresh on every call, "
+        "and the OS faults fresh pages in at a cost that grows with the scratch (O(n³) per "
+        "call for RTRL and the hybrid), one power of n slower than their arithmetic: section "
+        "*Page faults and CPU time* measures this system time per call and fits the user and "
+        "system CPU times apart. Below 32 MiB of scratch, whether the C allocator hands back "
+        "pages already mapped or new ones depends on what the worker process allocated "
+        "before, so times near the bottom of RTRL's and the hybrid's fit ranges can differ "
+        "between runs by far more than the spread of their own repeats; "
         "`benchmarks/README.md` gives measured cases. Judge their exponents over several runs "
         "(section *Run-to-run spread*) or on the `--full` range, where the arithmetic "
         "dominates.",
@@ -252,6 +256,8 @@ def make_report(
         tables.exponent_table(rows, fits),
         "## Run-to-run spread of the time exponents vs n\n",
         _spread_section(spread),
+        "## Page faults and CPU time of RTRL and the hybrid (CPU)\n",
+        page_fault_section(rows),
         "## Figures\n",
         *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in FIGURES.items()),
         "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",

@@ -1,0 +1,87 @@
+"""Page-fault and CPU-time counters: the bench's measurement of them, and the report section."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from gradalgos.bench.schema import COMMON_FIELDS, MEASURED_FIELDS
+from gradalgos.bench.timing import PER_CALL_FIELDS, counters_per_call, cpu_counters
+from gradalgos.plots.page_faults import cpu_time_fits, page_fault_section
+
+NS = (64, 128, 256, 512)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="getrusage is POSIX")
+def test_counters_count_the_pages_of_fresh_memory() -> None:
+    # 64 MiB written once: fresh pages the OS must fault in, one per 4 KiB page, or one per
+    # 2 MiB huge page where the kernel backs the block with them; never none.
+    nbytes = 64 * 2**20
+    before = cpu_counters()
+    block = np.ones(nbytes // 8)
+    counters = counters_per_call(before, calls=2)
+    assert block.sum() == nbytes // 8
+    assert counters["page_faults_per_call"] * 2 >= nbytes // (2 * 2**20)
+    assert counters["cpu_user_s_per_call"] >= 0 and counters["cpu_sys_s_per_call"] >= 0
+
+
+def test_counters_are_none_where_not_measurable() -> None:
+    assert counters_per_call(None, calls=5) == dict.fromkeys(PER_CALL_FIELDS)
+    assert counters_per_call(cpu_counters(), calls=0) == dict.fromkeys(PER_CALL_FIELDS)
+    assert set(PER_CALL_FIELDS) <= set(MEASURED_FIELDS)
+
+
+def _row(alg: str, n: int, user_slope: float, sys_slope: float, faults: float | None) -> dict:
+    """A schema-complete n-sweep row whose per-step user and system CPU times follow power
+    laws; the wall time is their sum over 2 threads."""
+    T = 2 * n if alg == "hybrid" else 2
+    user, sys_ = 1e-9 * n**user_slope * T, 1e-8 * n**sys_slope * T
+    blank = dict.fromkeys([*COMMON_FIELDS, *MEASURED_FIELDS])
+    return blank | {
+        "key": f"{alg}-{n}",
+        "algorithm": alg,
+        "sweep": "n",
+        "cell": "elman",
+        "dtype": "float32",
+        "status": "ok",
+        "n": n,
+        "T": T,
+        "time_median_s": (user + sys_) / 2,
+        "time_per_step_s": (user + sys_) / 2 / T,
+        "mem_temp_size_in_bytes": 4 * 4 * n**3,
+        "page_faults_per_call": faults,
+        "cpu_user_s_per_call": user,
+        "cpu_sys_s_per_call": sys_,
+    }
+
+
+def test_user_and_system_exponents_are_fitted_apart() -> None:
+    rows = [_row("hybrid", n, 3.0, 2.0, 4 * n**3 / 1024) for n in NS]
+    rows += [_row("rtrl", n, 4.0, 3.0, 4 * n**3 / 1024) for n in NS]
+    fits = cpu_time_fits(rows)
+    assert fits["hybrid"]["user"].slope == pytest.approx(3.0)
+    assert fits["hybrid"]["sys"].slope == pytest.approx(2.0)
+    assert fits["rtrl"]["user"].slope == pytest.approx(4.0)
+    assert fits["rtrl"]["sys"].slope == pytest.approx(3.0)
+    # the wall time mixes both, so its exponent lies between them
+    assert 3.0 < fits["rtrl"]["wall"].slope < 4.0
+
+
+def test_section_lists_each_fit_range_config_with_its_fault_ratio() -> None:
+    # n = 64 lies below the fit range (top two octaves of 64…512) and is not listed; every
+    # call faults its whole scratch in (ratio 1), except n = 128 (none: reused pages).
+    faults = {64: 0.0, 128: 0.0, 256: 4 * 4 * 256**3 / 4096, 512: 4 * 4 * 512**3 / 4096}
+    rows = [_row("hybrid", n, 3.0, 2.0, faults[n]) for n in NS]
+    text = page_fault_section(rows)
+    lines = [line for line in text.splitlines() if line.startswith("| hybrid")]
+    assert [line.split(" | ")[1] for line in lines[:3]] == ["128", "256", "512"]
+    ratios = [line.split(" | ")[4] for line in lines[:3]]
+    assert ratios == ["0", "1", "1"]
+    assert "| hybrid (h = S) | 3 |" in text and "3.00 ± " in text and "2.00 ± " in text
+
+
+def test_section_says_when_counters_were_not_recorded() -> None:
+    rows = [_row("rtrl", n, 4.0, 3.0, None) | {"cpu_user_s_per_call": None} for n in NS]
+    assert "Not recorded" in page_fault_section(rows)
