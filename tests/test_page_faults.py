@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from gradalgos.bench.schema import COMMON_FIELDS, MEASURED_FIELDS
+from gradalgos.bench.schema import MEASURED_FIELDS
 from gradalgos.bench.timing import PER_CALL_FIELDS, counters_per_call, cpu_counters
 from gradalgos.plots.page_faults import cpu_time_fits, page_fault_section
+from tests.rows import n_sweep_row
 
 NS = (64, 128, 256, 512)
 
@@ -38,23 +39,17 @@ def _row(alg: str, n: int, user_slope: float, sys_slope: float, faults: float | 
     laws; the wall time is their sum over 2 threads."""
     T = 2 * n if alg == "hybrid" else 2
     user, sys_ = 1e-9 * n**user_slope * T, 1e-8 * n**sys_slope * T
-    blank = dict.fromkeys([*COMMON_FIELDS, *MEASURED_FIELDS])
-    return blank | {
-        "key": f"{alg}-{n}",
-        "algorithm": alg,
-        "sweep": "n",
-        "cell": "elman",
-        "dtype": "float32",
-        "status": "ok",
-        "n": n,
-        "T": T,
-        "time_median_s": (user + sys_) / 2,
-        "time_per_step_s": (user + sys_) / 2 / T,
-        "mem_temp_size_in_bytes": 4 * 4 * n**3,
-        "page_faults_per_call": faults,
-        "cpu_user_s_per_call": user,
-        "cpu_sys_s_per_call": sys_,
-    }
+    return n_sweep_row(
+        alg,
+        n,
+        T=T,
+        time_median_s=(user + sys_) / 2,
+        time_per_step_s=(user + sys_) / 2 / T,
+        mem_temp_size_in_bytes=4 * 4 * n**3,
+        page_faults_per_call=faults,
+        cpu_user_s_per_call=user,
+        cpu_sys_s_per_call=sys_,
+    )
 
 
 def test_user_and_system_exponents_are_fitted_apart() -> None:

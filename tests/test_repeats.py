@@ -8,37 +8,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradalgos.bench.schema import COMMON_FIELDS, MEASURED_FIELDS
 from gradalgos.plots import make_report
 from gradalgos.plots.repeats import median_rows, run_spread, split_runs
+from tests.rows import n_sweep_row
 
 NS = (64, 128, 256, 512)
 
 
 def _row(alg: str, n: int, seconds: float | None, status: str = "ok") -> dict:
     """A schema-complete row of the n sweep taking ``seconds`` per step."""
-    blank = dict.fromkeys([*COMMON_FIELDS, *MEASURED_FIELDS])
     call = None if seconds is None else seconds * 2 * n
-    return blank | {
-        "key": f"{alg}-{n}",
-        "algorithm": alg,
-        "sweep": "n",
-        "cell": "elman",
-        "dtype": "float32",
-        "n": n,
-        "S": n,
-        "T": 2 * n,
-        "status": status,
-        "time_per_step_s": seconds,
-        "time_median_s": call,
-        "time_min_s": call,
-        "compile_s": 0.1,
-        "code_version": "v",
-        "date": "2026-11-25T00:00:00+00:00",
-        "command": "python -m gradalgos.bench",
-        "device": "cpu",
-        "label": f"n: {alg} n={n}",
-    }
+    return n_sweep_row(
+        alg,
+        n,
+        T=2 * n,
+        status=status,
+        time_per_step_s=seconds,
+        time_median_s=call,
+        time_min_s=call,
+        compile_s=0.1,
+        code_version="v",
+        date="2026-11-25T00:00:00+00:00",
+        command="python -m gradalgos.bench",
+        device="cpu",
+        label=f"n: {alg} n={n}",
+    )
 
 
 def _power_law(alg: str, slope: float, scale: float = 1.0) -> list[dict]:
