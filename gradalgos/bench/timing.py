@@ -66,8 +66,9 @@ def counters_per_call(before: CpuCounters | None, calls: int) -> dict[str, float
 
     A minor page fault is the OS mapping a fresh page on its first touch (about 2 µs of system
     time each on a small x86 VM). XLA:CPU allocates each call's scratch memory afresh; when
-    the C allocator serves it from new pages (glibc does for blocks over 32 MiB), every call
-    pays one fault per 4 KiB of scratch, in system time.
+    the C allocator serves it from new pages (glibc does above its mmap threshold, at most
+    32 MiB, unless its heap holds a free block that large), every call pays one fault per
+    4 KiB of scratch, in system time.
     """
     after = cpu_counters()
     if before is None or after is None or calls < 1:

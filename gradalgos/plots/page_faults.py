@@ -1,14 +1,16 @@
 """Where a CPU call's time goes: the OS faulting in fresh scratch pages (system time) beside the
 arithmetic (user time), for RTRL and the hybrid over their time-vs-n fit range.
 
-XLA:CPU allocates each call's scratch memory (``temp_size_in_bytes``) afresh, and glibc serves
-blocks over 32 MiB from new mappings: every call then pays one minor page fault per 4 KiB of
-scratch (the OS zeroes the page on first touch), counted as system time. That is O(scratch) per
-call, O(S·P) = O(n³) for RTRL and the hybrid against their O(n⁴) arithmetic per propagating
-step or block: a lower-order term, but one that still weighs at the bottom of the fit range on
-a small CPU and pulls the wall-time exponent below the operation count. The bench records the
-worker's minor faults and user and system CPU time per timed call (``getrusage``, all threads);
-this module shows them and fits each CPU time apart, with the same fit rule as the wall time.
+XLA:CPU allocates each call's scratch memory (``temp_size_in_bytes``) afresh. glibc serves a
+block from pages the process already holds when its heap has a free block that large, and
+otherwise, above its mmap threshold (at most 32 MiB), from new mappings: every call then pays
+one minor page fault per 4 KiB of scratch (the OS zeroes the page on first touch), counted as
+system time. That is O(scratch) per call, O(S·P) = O(n³) for RTRL and the hybrid against
+their O(n⁴) arithmetic per propagating step or block: a lower-order term, but one that still
+weighs at the bottom of the fit range on a small CPU and pulls the wall-time exponent below
+the operation count. The bench records the worker's minor faults and user and system CPU time
+per timed call (``getrusage``, all threads); this module shows them and fits each CPU time
+apart, with the same fit rule as the wall time.
 """
 
 from __future__ import annotations
@@ -146,12 +148,13 @@ def page_fault_section(rows: Sequence[Row]) -> str:
         _exponent_rows(fits),
     )
     return (
-        "XLA:CPU allocates each call's scratch memory (`temp_size_in_bytes`) afresh; glibc "
-        "serves blocks over 32 MiB from new mappings, which the OS faults in and zeroes 4 KiB "
-        "at a time on first touch, in system time. *faults × 4 KiB / temp* near 1 means every "
-        "call faulted its whole scratch in; near 0, the allocator reused pages the process "
-        "already had (which of the two happens below 32 MiB depends on what the process "
-        "allocated before). CPU times are the worker process's (`getrusage`, both threads, "
+        "XLA:CPU allocates each call's scratch memory (`temp_size_in_bytes`) afresh. glibc "
+        "hands back pages the process already holds when its heap has a free block that "
+        "large; otherwise, above its mmap threshold (at most 32 MiB), it maps new pages, which "
+        "the OS faults in and zeroes 4 KiB at a time on first touch, in system time. *faults × "
+        "4 KiB / temp* near 1 means every call faulted its whole scratch in; near 0, the "
+        "allocator reused pages (which of the two happens near 32 MiB depends on what the "
+        "process allocated before). CPU times are the worker process's (`getrusage`, both threads, "
         "spin-waits included), per timed call.\n\n"
         + faults
         + "\nExponents vs n of time per step, fitted apart with the same rule. The page faults "
