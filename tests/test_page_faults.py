@@ -80,3 +80,11 @@ def test_section_lists_each_fit_range_config_with_its_fault_ratio() -> None:
 def test_section_says_when_counters_were_not_recorded() -> None:
     rows = [_row("rtrl", n, 4.0, 3.0, None) | {"cpu_user_s_per_call": None} for n in NS]
     assert "Not recorded" in page_fault_section(rows)
+
+
+def test_a_fit_over_a_narrower_range_says_so() -> None:
+    # no system time at n = 64 and 128 (pages reused, no faults): that fit keeps 256…512
+    rows = [_row("rtrl", n, 4.0, 3.0, 0.0) | {"cpu_sys_s_per_call": 0.0} for n in NS[:2]]
+    rows += [_row("rtrl", n, 4.0, 3.0, 4 * n**3 / 1024) for n in NS[2:]]
+    line = next(x for x in page_fault_section(rows).splitlines() if x.startswith("| RTRL | 4 |"))
+    assert "3.00 ± nan (n = 256…512)" in line and line.endswith("| n = 128…512 |")

@@ -97,17 +97,37 @@ def _fault_rows(rows: Sequence[Row], fits: dict[str, dict[str, LogLogFit | None]
     return out
 
 
-def _exponent_rows(fits: dict[str, dict[str, LogLogFit | None]]) -> list:
-    def slope(fit: LogLogFit | None) -> str:
-        return "—" if fit is None else f"{fit.slope:.2f} ± {fmt(fit.slope_se, 2)}"
+def _span(fit: LogLogFit) -> str:
+    return f"n = {fit.x_lo:g}…{fit.x_hi:g}"
 
+
+def _slope(fit: LogLogFit | None, wall: LogLogFit | None) -> str:
+    """Slope ± s.e., with its own range where it differs from the wall time's (a point
+    without system time, i.e. without faults, drops out of that fit)."""
+    if fit is None:
+        return "—"
+    text = f"{fit.slope:.2f} ± {fmt(fit.slope_se, 2)}"
+    if wall is not None and (fit.x_lo, fit.x_hi) != (wall.x_lo, wall.x_hi):
+        text += f" ({_span(fit)})"
+    return text
+
+
+def _exponent_rows(fits: dict[str, dict[str, LogLogFit | None]]) -> list:
     out = []
     for alg, f in fits.items():
-        ops, scratch = _THEORY[alg]
         wall = f["wall"]
-        where = "—" if wall is None else f"n = {wall.x_lo:g}…{wall.x_hi:g}"
-        name = NAMES.get(alg, alg)
-        out.append((name, ops, slope(wall), slope(f["user"]), scratch, slope(f["sys"]), where))
+        ops, scratch = _THEORY[alg]
+        out.append(
+            (
+                NAMES.get(alg, alg),
+                ops,
+                _slope(wall, wall),
+                _slope(f["user"], wall),
+                scratch,
+                _slope(f["sys"], wall),
+                "—" if wall is None else _span(wall),
+            )
+        )
     return out
 
 
