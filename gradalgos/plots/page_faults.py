@@ -1,16 +1,19 @@
 """Where a CPU call's time goes: the OS faulting in fresh scratch pages (system time) beside the
-arithmetic (user time), for RTRL and the hybrid over their time-vs-n fit range.
+arithmetic (user time), for BPTT, RTRL and the hybrid over their time-vs-n fit ranges.
 
-XLA:CPU allocates each call's scratch memory (``temp_size_in_bytes``) afresh. glibc serves a
-block from pages the process already holds when its heap has a free block that large, and
-otherwise, above its mmap threshold (at most 32 MiB), from new mappings: every call then pays
-one minor page fault per 4 KiB of scratch (the OS zeroes the page on first touch), counted as
-system time. That is O(scratch) per call, O(S·P) = O(n³) for RTRL and the hybrid against
-their O(n⁴) arithmetic per propagating step or block: a lower-order term, but one that still
-weighs at the bottom of the fit range on a small CPU and pulls the wall-time exponent below
-the operation count. The bench records the worker's minor faults and user and system CPU time
-per timed call (``getrusage``, all threads); this module shows them and fits each CPU time
-apart, with the same fit rule as the wall time.
+XLA:CPU allocates each call's scratch memory (``temp_size_in_bytes``) and its outputs afresh.
+glibc serves a block from pages the process already holds when its heap has a free block that
+large, and otherwise, above its mmap threshold (at most 32 MiB), from new mappings: every call
+then pays one minor page fault per 4 KiB (the OS zeroes the page on first touch), counted as
+system time. For RTRL and the hybrid that is O(S·P) = O(n³) per call against their O(n⁴)
+arithmetic per propagating step or block: a lower-order term, but one that still weighs at
+the bottom of the fit range on a small CPU and pulls the wall-time exponent below the
+operation count. For BPTT at the n sweep's short fixed T, scratch and arithmetic are both
+O(n²) per call, so the faults should add a constant share; a share that grows with n means
+each fault got dearer (the OS reclaiming memory near the machine's limit). The bench records
+the worker's minor faults and user and system CPU time per timed call (``getrusage``, all
+threads); this module shows them and fits each CPU time apart, with the same fit rule as the
+wall time.
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from gradalgos.plots.style import NAMES, series
 
 __all__ = ["PAGE_FAULT_ALGORITHMS", "cpu_time_fits", "page_fault_section"]
 
-#: The algorithms whose scratch memory is O(n³).
-PAGE_FAULT_ALGORITHMS = ("rtrl", "hybrid")
+#: The algorithms shown: BPTT (the O(n²) reference) and the two with O(n³) scratch.
+PAGE_FAULT_ALGORITHMS = ("bptt", "rtrl", "hybrid")
 
 #: Time per step, and user / system CPU time per step, as the fits below read them.
 _WALL, _USER, _SYS = "time_per_step_s", "cpu_user_per_step_s", "cpu_sys_per_step_s"
 
-#: Exponents vs n per step: operation count, and scratch memory per step (RTRL: S·P per
-#: propagating step; hybrid with h = S: S·P + h·S² per block of h steps, so n² per step).
-_THEORY = {"rtrl": (4, 3), "hybrid": (3, 2)}
+#: Exponents vs n per step: operation count, and scratch memory per step (BPTT at fixed T:
+#: O(n²) per call; RTRL: S·P per propagating step; hybrid with h = S: S·P + h·S² per block of
+#: h steps, so n² per step).
+_THEORY = {"bptt": (2, 2), "rtrl": (4, 3), "hybrid": (3, 2)}
 
 _PAGE = 4096
 
@@ -168,20 +172,23 @@ def page_fault_section(rows: Sequence[Row]) -> str:
         _exponent_rows(fits),
     )
     return (
-        "XLA:CPU allocates each call's scratch memory (`temp_size_in_bytes`) afresh. glibc "
-        "hands back pages the process already holds when its heap has a free block that "
-        "large; otherwise, above its mmap threshold (at most 32 MiB), it maps new pages, which "
-        "the OS faults in and zeroes 4 KiB at a time on first touch, in system time. *faults × "
-        "4 KiB / temp* near 1 means every call faulted its whole scratch in; near 0, the "
-        "allocator reused pages (which of the two happens near 32 MiB depends on what the "
-        "process allocated before). CPU times are the worker process's (`getrusage`, both threads, "
-        "spin-waits included), per timed call.\n\n"
+        "XLA:CPU allocates each call's scratch memory (`temp_size_in_bytes`) and outputs "
+        "afresh. glibc hands back pages the process already holds when its heap has a free "
+        "block that large; otherwise, above its mmap threshold (at most 32 MiB), it maps new "
+        "pages, which the OS faults in and zeroes 4 KiB at a time on first touch, in system "
+        "time. *faults × 4 KiB / temp* near 1 means every call faulted its whole scratch in "
+        "(above 1: its outputs too, such as BPTT's n² gradient); near 0, the allocator reused "
+        "pages (which of the two happens near 32 MiB depends on what the process allocated "
+        "before). CPU times are the worker process's (`getrusage`, all threads, spin-waits "
+        "included), per timed call.\n\n"
         + faults
-        + "\nExponents vs n of time per step, fitted apart with the same rule. The page faults "
-        "cost O(scratch) per call, which grows one power of n slower than the operations: the "
-        "user-CPU exponent is the one to set beside the operation count, and the system-CPU "
-        "one beside the scratch memory (where the fault ratio changes inside the range, as "
-        "across 32 MiB, the system-CPU slope mixes the two regimes). Neither replaces the "
-        "wall-time criterion above; they show where its gap to the theory comes from.\n\n"
-        + exponents
+        + "\nExponents vs n of time per step, fitted apart with the same rule. For RTRL and the "
+        "hybrid the faults cost O(scratch) per call, one power of n less than the operations; "
+        "for BPTT at the sweep's fixed T both are O(n²). The user-CPU exponent is the one to "
+        "set beside the operation count, and the system-CPU one beside the scratch memory "
+        "(where the fault ratio changes inside the range, as across 32 MiB, the system-CPU "
+        "slope mixes the two regimes; where it is constant and the system-CPU slope still "
+        "exceeds the scratch's, each fault got dearer, as when the OS reclaims memory near "
+        "the machine's limit). Neither replaces the wall-time criteria above; they show where "
+        "their gaps to the theory come from.\n\n" + exponents
     )

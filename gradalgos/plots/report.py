@@ -256,7 +256,7 @@ def make_report(
         tables.exponent_table(rows, fits),
         "## Run-to-run spread of the time exponents vs n\n",
         _spread_section(spread),
-        "## Page faults and CPU time of RTRL and the hybrid (CPU)\n",
+        "## Page faults and CPU time (CPU)\n",
         page_fault_section(rows),
         "## Figures\n",
         *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in FIGURES.items()),
