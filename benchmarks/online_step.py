@@ -11,6 +11,9 @@ For Elman cells (float32, m = 4 inputs, o = 2 outputs) and each n, times per tim
 The ratio loop / offline is the price of calling from Python: dispatch and the input checks
 of every call (``step`` itself is compiled once per cell, loss and shapes). Medians over
 ``repeats`` after a warm-up, ``block_until_ready``, compile time excluded, all in one process.
+Each way also records the process's minor page faults and user and system CPU time per time
+step (``getrusage``, over the timed calls): a ``step`` call returns a new S·P_s sensitivity M,
+which XLA:CPU allocates afresh, where the offline scan reuses its buffers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import jax
 from core_targets import median_time
 
 import gradalgos as ga
+from gradalgos.bench.timing import counters_per_call, cpu_counters
 
 
 def loop(algorithm: ga.RTRL | ga.Hybrid, cell, params, state0, xs, targets, block: int):
@@ -61,7 +65,13 @@ def measure(n: int, repeats: int) -> dict[str, float]:
     }
     out = {"n": n, "T": T}
     for name, fn in ways.items():
+        jax.block_until_ready(fn())  # compile
+        before = cpu_counters()
         out[f"{name}_s_per_step"] = median_time(fn, repeats) / T
+        # median_time makes repeats + 1 calls (one warm-up); counters per time step
+        for field, value in counters_per_call(before, repeats + 1).items():
+            per_step = field.replace("_per_call", "_per_step")
+            out[f"{name}_{per_step}"] = None if value is None else value / T
     for alg in ("rtrl", "hybrid"):
         out[f"{alg}_loop_over_offline"] = (
             out[f"{alg}_step_loop_s_per_step"] / out[f"{alg}_offline_s_per_step"]
@@ -87,6 +97,14 @@ def main() -> None:
             f"{r['hybrid_step_loop_s_per_step']:>12.3e} {r['hybrid_offline_s_per_step']:>12.3e} "
             f"{r['hybrid_loop_over_offline']:>6.2f}"
         )
+    print(f"\n{'n':>5} {'way':>18} {'faults/step':>12} {'user s/step':>12} {'sys s/step':>12}")
+    for r in rows:
+        for way in ("rtrl_step_loop", "rtrl_offline", "hybrid_step_loop", "hybrid_offline"):
+            faults, user, sys_ = (
+                r[f"{way}_{k}_per_step"] for k in ("page_faults", "cpu_user_s", "cpu_sys_s")
+            )
+            if faults is not None:
+                print(f"{r['n']:>5} {way:>18} {faults:>12.1f} {user:>12.3e} {sys_:>12.3e}")
     meta = {
         "command": "python benchmarks/online_step.py",
         "jax": jax.__version__,
