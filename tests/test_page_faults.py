@@ -9,7 +9,7 @@ import pytest
 
 from gradalgos.bench.schema import MEASURED_FIELDS
 from gradalgos.bench.timing import PER_CALL_FIELDS, counters_per_call, cpu_counters
-from gradalgos.plots.page_faults import cpu_time_fits, page_fault_section
+from gradalgos.plots.page_faults import cpu_time_fits, figure_page_faults, page_fault_section
 from tests.rows import n_sweep_row
 
 NS = (64, 128, 256, 512)
@@ -88,3 +88,11 @@ def test_a_fit_over_a_narrower_range_says_so() -> None:
     rows += [_row("rtrl", n, 4.0, 3.0, 4 * n**3 / 1024) for n in NS[2:]]
     line = next(x for x in page_fault_section(rows).splitlines() if x.startswith("| RTRL | 4 |"))
     assert "3.00 ± nan (n = 256…512)" in line and line.endswith("| n = 128…512 |")
+
+
+def test_figure_is_written_with_and_without_counters(tmp_path) -> None:
+    rows = [_row("hybrid", n, 3.0, 2.0, 4 * n**3 / 1024) for n in NS]
+    assert figure_page_faults(rows, tmp_path).stat().st_size > 0
+    old = [r | {"cpu_user_s_per_call": None} for r in rows]
+    (tmp_path / "old").mkdir()
+    assert figure_page_faults(old, tmp_path / "old").exists()

@@ -19,14 +19,21 @@ wall time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+from gradalgos.plots import style
 from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.markdown import fmt, table
 from gradalgos.plots.results import Row, select
 from gradalgos.plots.scaling import main_cell
 from gradalgos.plots.style import NAMES, series
 
-__all__ = ["PAGE_FAULT_ALGORITHMS", "cpu_time_fits", "page_fault_section"]
+__all__ = [
+    "PAGE_FAULT_ALGORITHMS",
+    "cpu_time_fits",
+    "figure_page_faults",
+    "page_fault_section",
+]
 
 #: The algorithms shown: BPTT (the O(n²) reference) and the two with O(n³) scratch.
 PAGE_FAULT_ALGORITHMS = ("bptt", "rtrl", "hybrid")
@@ -192,3 +199,47 @@ def page_fault_section(rows: Sequence[Row]) -> str:
         "the machine's limit). Neither replaces the wall-time criteria above; they show where "
         "their gaps to the theory come from.\n\n" + exponents
     )
+
+
+def _shares(rows: Sequence[Row], alg: str) -> tuple[list, list, list]:
+    """``(n, system share of CPU time, faults × 4 KiB / temp)`` of ``alg``'s n sweep."""
+    ns, shares, ratios = [], [], []
+    for r in sorted(_sweep(rows, alg), key=lambda r: r["n"]):
+        user, sys_ = r.get("cpu_user_s_per_call"), r.get("cpu_sys_s_per_call")
+        faults, temp = r.get("page_faults_per_call"), r.get("mem_temp_size_in_bytes")
+        if user is None or sys_ is None or faults is None or not temp or user + sys_ <= 0:
+            continue
+        ns.append(r["n"])
+        shares.append(sys_ / (user + sys_))
+        ratios.append(faults * _PAGE / temp)
+    return ns, shares, ratios
+
+
+def figure_page_faults(rows: Sequence[Row], out: Path) -> Path:
+    """``page_faults.png``: the system (kernel) share of CPU time and the faulted share of the
+    scratch per call vs n, for :data:`PAGE_FAULT_ALGORITHMS` (n sweep, main cell)."""
+    fig, (share_ax, ratio_ax) = style.subplots(
+        2, "Page faults on fresh scratch memory vs n (CPU)", width=6.4
+    )
+    drawn = False
+    for alg in PAGE_FAULT_ALGORITHMS:
+        ns, shares, ratios = _shares(rows, alg)
+        if not ns:
+            continue
+        drawn = True
+        kw = {"marker": style.marker(alg), "color": style.color(alg), "label": NAMES[alg]}
+        share_ax.plot(ns, shares, **kw)
+        ratio_ax.plot(ns, ratios, **kw)
+    for ax in (share_ax, ratio_ax):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("hidden units n")
+        ax.grid(True, which="both", alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=8)
+        else:
+            style.no_data(ax, "page-fault counters in sweep 'n'")
+    share_ax.set_ylabel("system CPU time / (user + system) per call")
+    share_ax.set_ylim(0, 1)
+    ratio_ax.set_ylabel("minor faults × 4 KiB / XLA temp bytes, per call")
+    ratio_ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    return style.save(fig, out / "page_faults.png")

@@ -11,7 +11,7 @@ from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
-from gradalgos.plots.page_faults import page_fault_section
+from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
 from gradalgos.plots.results import Row, latest, load_rows
@@ -30,6 +30,8 @@ FIGURES: dict[str, str] = {
     "hybrid_block.png": "Hybrid cost vs block length h",
     "crossover.png": "Crossovers: hybrid vs RTRL time, BPTT vs RTRL memory",
     "batch.png": "Batch-size effect, BPTT vs RTRL",
+    "page_faults.png": "Page faults on fresh scratch memory: system share of CPU time, "
+    "faulted share of the scratch",
 }
 
 
@@ -242,6 +244,7 @@ def make_report(
     block_info = figure_hybrid_block(rows, out)
     cross = figure_crossover(rows, out)
     figure_batch(rows, out)
+    figure_page_faults(rows, out)
     failed = len(all_rows) - len(rows)
     parts = [
         _header(every, version, results),
