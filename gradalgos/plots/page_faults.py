@@ -81,6 +81,18 @@ def cpu_time_fits(rows: Sequence[Row]) -> dict[str, dict[str, LogLogFit | None]]
     return fits
 
 
+def _shares_of(row: Row) -> tuple[float | None, float | None]:
+    """``(system share of CPU time, faults × 4 KiB / temp bytes)`` of one row, ``None`` where a
+    field is missing."""
+    user, sys_ = row.get("cpu_user_s_per_call"), row.get("cpu_sys_s_per_call")
+    faults, temp = row.get("page_faults_per_call"), row.get("mem_temp_size_in_bytes")
+    share = (
+        sys_ / (user + sys_) if user is not None and sys_ is not None and user + sys_ > 0 else None
+    )
+    ratio = faults * _PAGE / temp if faults is not None and temp else None
+    return share, ratio
+
+
 def _fault_rows(rows: Sequence[Row], fits: dict[str, dict[str, LogLogFit | None]]) -> list:
     out = []
     for alg, alg_fits in fits.items():
@@ -89,9 +101,7 @@ def _fault_rows(rows: Sequence[Row], fits: dict[str, dict[str, LogLogFit | None]
             if wall is None or not wall.x_lo <= r["n"] <= wall.x_hi:
                 continue
             temp, faults = r.get("mem_temp_size_in_bytes"), r.get("page_faults_per_call")
-            user, sys_ = r.get("cpu_user_s_per_call"), r.get("cpu_sys_s_per_call")
-            share = sys_ / (user + sys_) if user is not None and sys_ is not None else None
-            ratio = faults * _PAGE / temp if faults is not None and temp else None
+            share, ratio = _shares_of(r)
             out.append(
                 (
                     NAMES.get(alg, alg),
@@ -99,8 +109,8 @@ def _fault_rows(rows: Sequence[Row], fits: dict[str, dict[str, LogLogFit | None]
                     temp / 2**20 if temp is not None else None,
                     round(faults) if faults is not None else None,
                     ratio,
-                    user,
-                    sys_,
+                    r.get("cpu_user_s_per_call"),
+                    r.get("cpu_sys_s_per_call"),
                     share,
                     r.get("time_median_s"),
                 )
@@ -202,17 +212,11 @@ def page_fault_section(rows: Sequence[Row]) -> str:
 
 
 def _shares(rows: Sequence[Row], alg: str) -> tuple[list, list, list]:
-    """``(n, system share of CPU time, faults × 4 KiB / temp)`` of ``alg``'s n sweep."""
-    ns, shares, ratios = [], [], []
-    for r in sorted(_sweep(rows, alg), key=lambda r: r["n"]):
-        user, sys_ = r.get("cpu_user_s_per_call"), r.get("cpu_sys_s_per_call")
-        faults, temp = r.get("page_faults_per_call"), r.get("mem_temp_size_in_bytes")
-        if user is None or sys_ is None or faults is None or not temp or user + sys_ <= 0:
-            continue
-        ns.append(r["n"])
-        shares.append(sys_ / (user + sys_))
-        ratios.append(faults * _PAGE / temp)
-    return ns, shares, ratios
+    """``(n, system share of CPU time, faults × 4 KiB / temp)`` of ``alg``'s n sweep, for the
+    rows that have both."""
+    pts = [(r["n"], *_shares_of(r)) for r in sorted(_sweep(rows, alg), key=lambda r: r["n"])]
+    pts = [p for p in pts if None not in p]
+    return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
 
 
 def figure_page_faults(rows: Sequence[Row], out: Path) -> Path:
