@@ -5,7 +5,9 @@
 For Elman cells (float32, m = 4 inputs, o = 2 outputs) and each n, times per time step:
 
 - ``RTRL.step`` called from a Python loop, one call per step (input checks included);
-- ``Hybrid(block=n).step`` from a Python loop, one call per block of n steps;
+- the same with ``donate_carry=True`` (each step writes the new carry into the old one's buffers);
+- ``Hybrid(block=n).step`` from a Python loop, one call per block of n steps, and the same
+  with ``donate_carry=True``;
 - ``ga.value_and_grad`` with the same algorithm over the same T = 4n steps (one compiled call).
 
 The ratio loop / offline is the price of calling from Python: dispatch and the input checks
@@ -13,7 +15,8 @@ of every call (``step`` itself is compiled once per cell, loss and shapes). Medi
 ``repeats`` after a warm-up, ``block_until_ready``, compile time excluded, all in one process.
 Each way also records the process's minor page faults and user and system CPU time per time
 step (``getrusage``, over the timed calls): a ``step`` call returns a new S·P_s sensitivity M,
-which XLA:CPU allocates afresh, where the offline scan reuses its buffers.
+which XLA:CPU allocates afresh unless the carry is donated, where the offline scan reuses its
+buffers.
 """
 
 from __future__ import annotations
@@ -29,25 +32,50 @@ from core_targets import median_time
 import gradalgos as ga
 from gradalgos.bench.timing import counters_per_call, cpu_counters
 
+#: The ways of computing the same gradients, in the order they are timed and printed.
+WAYS = (
+    "rtrl_step_loop",
+    "rtrl_step_loop_donating",
+    "rtrl_offline",
+    "hybrid_step_loop",
+    "hybrid_step_loop_donating",
+    "hybrid_offline",
+)
 
-def loop(algorithm: ga.RTRL | ga.Hybrid, cell, params, state0, xs, targets, block: int):
-    """A function running ``algorithm.step`` over ``xs`` from Python, ``block`` steps a call."""
+
+def loop(
+    algorithm: ga.RTRL | ga.Hybrid,
+    cell,
+    params,
+    state0,
+    xs,
+    targets,
+    block: int,
+    *,
+    donate: bool = False,
+):
+    """A function running ``algorithm.step`` over ``xs`` from Python, ``block`` steps a call
+    (with ``donate``: ``step(..., donate_carry=True)``). The inputs are cut into per-call
+    arrays beforehand, as a stream would deliver them, so that the timed loop is ``step``
+    calls alone (slicing a JAX array in Python is a dispatch of its own)."""
+    chunks = [
+        (xs[start], targets[start])
+        if block == 1
+        else (xs[start : start + block], targets[start : start + block])
+        for start in range(0, xs.shape[0], block)
+    ]
 
     def run() -> object:
         carry = algorithm.init(cell, params, state0)
-        for start in range(0, xs.shape[0], block):
-            if block == 1:
-                x, t = xs[start], targets[start]
-            else:
-                x, t = xs[start : start + block], targets[start : start + block]
-            carry, _, grads = algorithm.step(cell, params, carry, x, t)
+        for x, t in chunks:
+            carry, _, grads = algorithm.step(cell, params, carry, x, t, donate_carry=donate)
         return grads
 
     return run
 
 
 def measure(n: int, repeats: int) -> dict[str, float]:
-    """Seconds per time step of the three ways, for one n."""
+    """Seconds per time step of the :data:`WAYS`, and counters per step, for one n."""
     T = 4 * n
     cell = ga.cells.Elman(input_size=4, hidden_size=n, output_size=2)
     k = jax.random.split(jax.random.key(0), 3)
@@ -57,12 +85,19 @@ def measure(n: int, repeats: int) -> dict[str, float]:
     targets = jax.random.normal(k[2], (T, 2))
     ways: dict[str, Callable[[], object]] = {
         "rtrl_step_loop": loop(ga.RTRL(), cell, params, state0, xs, targets, 1),
+        "rtrl_step_loop_donating": loop(
+            ga.RTRL(), cell, params, state0, xs, targets, 1, donate=True
+        ),
         "rtrl_offline": lambda: ga.value_and_grad(ga.RTRL(), cell, params, state0, xs, targets),
         "hybrid_step_loop": loop(ga.Hybrid(block=n), cell, params, state0, xs, targets, n),
+        "hybrid_step_loop_donating": loop(
+            ga.Hybrid(block=n), cell, params, state0, xs, targets, n, donate=True
+        ),
         "hybrid_offline": lambda: ga.value_and_grad(
             ga.Hybrid(block=n), cell, params, state0, xs, targets
         ),
     }
+    assert tuple(ways) == WAYS
     out = {"n": n, "T": T}
     for name, fn in ways.items():
         jax.block_until_ready(fn())  # compile
@@ -73,9 +108,10 @@ def measure(n: int, repeats: int) -> dict[str, float]:
             per_step = field.replace("_per_call", "_per_step")
             out[f"{name}_{per_step}"] = None if value is None else value / T
     for alg in ("rtrl", "hybrid"):
-        out[f"{alg}_loop_over_offline"] = (
-            out[f"{alg}_step_loop_s_per_step"] / out[f"{alg}_offline_s_per_step"]
-        )
+        for loop_way in ("step_loop", "step_loop_donating"):
+            out[f"{alg}_{loop_way.replace('step_', '')}_over_offline"] = (
+                out[f"{alg}_{loop_way}_s_per_step"] / out[f"{alg}_offline_s_per_step"]
+            )
     return out
 
 
@@ -87,24 +123,17 @@ def main() -> None:
     args = parser.parse_args()
     rows = [measure(n, args.repeats) for n in args.n]
     print(
-        f"{'n':>5} {'RTRL loop':>12} {'offline':>12} {'ratio':>6} {'hybrid loop':>12} "
-        f"{'offline':>12} {'ratio':>6}   (seconds per time step)"
+        f"{'n':>5} {'way':>25} {'s/step':>10} {'/offline':>8} {'faults/step':>11} "
+        f"{'user s/step':>11} {'sys s/step':>10}"
     )
     for r in rows:
-        print(
-            f"{r['n']:>5} {r['rtrl_step_loop_s_per_step']:>12.3e} "
-            f"{r['rtrl_offline_s_per_step']:>12.3e} {r['rtrl_loop_over_offline']:>6.2f} "
-            f"{r['hybrid_step_loop_s_per_step']:>12.3e} {r['hybrid_offline_s_per_step']:>12.3e} "
-            f"{r['hybrid_loop_over_offline']:>6.2f}"
-        )
-    print(f"\n{'n':>5} {'way':>18} {'faults/step':>12} {'user s/step':>12} {'sys s/step':>12}")
-    for r in rows:
-        for way in ("rtrl_step_loop", "rtrl_offline", "hybrid_step_loop", "hybrid_offline"):
-            faults, user, sys_ = (
-                r[f"{way}_{k}_per_step"] for k in ("page_faults", "cpu_user_s", "cpu_sys_s")
+        for way in WAYS:
+            offline = r[f"{way.split('_')[0]}_offline_s_per_step"]
+            wall, faults, user, sys_ = (
+                r[f"{way}_{k}_per_step"] for k in ("s", "page_faults", "cpu_user_s", "cpu_sys_s")
             )
-            if faults is not None:
-                print(f"{r['n']:>5} {way:>18} {faults:>12.1f} {user:>12.3e} {sys_:>12.3e}")
+            counters = "" if faults is None else f" {faults:>11.1f} {user:>11.3e} {sys_:>10.3e}"
+            print(f"{r['n']:>5} {way:>25} {wall:>10.3e} {wall / offline:>8.2f}{counters}")
     meta = {
         "command": "python benchmarks/online_step.py",
         "jax": jax.__version__,

@@ -51,6 +51,11 @@ def _values(x: Any) -> np.ndarray | None:
         return None
 
 
+def _is_deleted(x: Any) -> bool:
+    """Whether ``x`` is a concrete JAX array whose buffers were donated (or deleted)."""
+    return isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and x.is_deleted()
+
+
 def _as_array(name: str, x: Any) -> jax.Array:
     if isinstance(x, jax.Array):
         return x
@@ -270,16 +275,31 @@ def _check_sensitivity(cell: Any, params: Params, carry: Any) -> None:
 
 
 def check_online_step(
-    cell: Any, params: Params, carry: Any, xs: Any, targets: Any, mask: Any, steps: str | None
+    cell: Any,
+    params: Params,
+    carry: Any,
+    xs: Any,
+    targets: Any,
+    mask: Any,
+    steps: str | None,
+    *,
+    donate_carry: Any = False,
 ) -> None:
     """Checks for ``RTRL.step`` (``steps=None``: one step) and ``Hybrid.step`` (a block)."""
     from gradalgos.algorithms.sensitivity import SensitivityState
 
+    if not isinstance(donate_carry, bool):
+        raise TypeError(f"donate_carry must be a bool, got {donate_carry!r}")
     cell = check_cell(cell)
     dtype = check_params(cell, params)
     if not isinstance(carry, SensitivityState):
         raise TypeError(
             f"carry must be the SensitivityState from init(), got {type(carry).__name__}"
+        )
+    if any(_is_deleted(leaf) for leaf in jax.tree_util.tree_leaves(carry)):
+        raise ValueError(
+            "carry was invalidated by an earlier step(..., donate_carry=True), which wrote "
+            "its successor into the same buffers; pass the carry that step returned"
         )
     check_state(cell, carry.state, None, dtype, name="carry.state")
     _check_sensitivity(cell, params, carry)

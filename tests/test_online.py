@@ -98,19 +98,64 @@ def test_second_call_does_not_recompile(problem):
     assert _compiled_cache_size() == before
 
 
+@pytest.mark.parametrize("donate_carry", [False, True])
 @pytest.mark.parametrize("algorithm", [ga.RTRL(), ga.Hybrid(block=2)])
-def test_online_steps_compile_once_and_trace_the_mask_once(problem, algorithm):
+def test_online_steps_compile_once_and_trace_the_mask_once(problem, algorithm, donate_carry):
     """A Python loop of ``step`` calls runs one compiled program: later steps (new carry, new
     inputs, new weights) neither recompile the block nor re-trace the dependence walk."""
     cell, params, s0, xs, targets = problem
     at = (lambda t: t) if isinstance(algorithm, ga.RTRL) else (lambda t: slice(t, t + 2))
     inputs = [(xs[at(t)], targets[at(t)]) for t in (0, 2)]
+    step = functools.partial(algorithm.step, donate_carry=donate_carry)
     carry = algorithm.init(cell, params, s0)
-    carry, _, _ = algorithm.step(cell, params, carry, *inputs[0])
+    carry, _, _ = step(cell, params, carry, *inputs[0])
     compiled, traced = _advance_cache_size(), _mask_leaves.cache_info()
     new_params = jax.tree_util.tree_map(lambda a: a * 1.5, params)
-    carry, _, g = algorithm.step(cell, new_params, carry, *inputs[1])
+    carry, _, g = step(cell, new_params, carry, *inputs[1])
     assert _advance_cache_size() == compiled
     assert _mask_leaves.cache_info().misses == traced.misses
     assert _mask_leaves.cache_info().hits > traced.hits
     assert all(jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g))
+
+
+@pytest.mark.parametrize("algorithm", [ga.RTRL(), ga.Hybrid(block=3)])
+def test_donating_steps_give_the_same_gradients_and_invalidate_only_the_old_carry(
+    problem, algorithm
+):
+    """``donate_carry=True`` reuses the carry's buffers: the same per-step losses, gradients
+    and final carry as without it (and, summed, the BPTT gradient), the old carry unusable
+    with a clear error, and the ``state0`` given to ``init`` intact."""
+    cell, params, s0, xs, targets = problem
+    _, full_grads, _ = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
+    h = algorithm.block_length(cell) if isinstance(algorithm, ga.Hybrid) else 1
+    at = (lambda t: t) if h == 1 else (lambda t: slice(t, t + h))
+    runs = {}
+    for donate in (False, True):
+        carry = algorithm.init(cell, params, s0)
+        outputs = []
+        for start in range(0, xs.shape[0], h):
+            old = carry
+            carry, loss, g = algorithm.step(
+                cell, params, carry, xs[at(start)], targets[at(start)], donate_carry=donate
+            )
+            outputs.append((loss, g))
+            deleted = [leaf.is_deleted() for leaf in jax.tree_util.tree_leaves(old)]
+            assert all(deleted) if donate else not any(deleted)
+        runs[donate] = outputs, carry
+    (kept, kept_carry), (donated, donated_carry) = runs[False], runs[True]
+    for (loss_a, g_a), (loss_b, g_b) in zip(kept, donated, strict=True):
+        assert float(loss_a) == float(loss_b)
+        assert max_rel_error(g_b, g_a) == 0.0
+    assert max_rel_error(donated_carry, kept_carry) == 0.0
+    summed = jax.tree_util.tree_map(lambda *gs: sum(gs), *(g for _, g in donated))
+    assert max_rel_error(summed, full_grads) <= 1e-10
+    assert not s0.is_deleted()
+    with pytest.raises(ValueError, match="donate_carry=True"):
+        algorithm.step(cell, params, old, xs[at(0)], targets[at(0)])
+
+
+def test_donate_carry_must_be_a_bool(problem):
+    cell, params, s0, xs, targets = problem
+    carry = ga.RTRL().init(cell, params, s0)
+    with pytest.raises(TypeError, match="donate_carry must be a bool"):
+        ga.RTRL().step(cell, params, carry, xs[0], targets[0], donate_carry="yes")

@@ -54,12 +54,15 @@ class Hybrid(AbstractOnlineAlgorithm):
         *,
         loss: Loss = mse,
         mask: jax.Array | None = None,
+        donate_carry: bool = False,
     ) -> tuple[SensitivityState, jax.Array, Params]:
         """One online block (normally h steps; any length ≥ 1 is exact).
 
         Arguments:
             carry: from :meth:`init` or the previous block.
             xs: ``(h, m)``; targets: ``(h, o)`` or integer labels ``(h,)``; mask: ``(h,)`` or None.
+            donate_carry: write the new carry into the old one's buffers, which saves one
+                allocation of M per block; the old carry is then invalid (:meth:`advance`).
 
         Returns:
             ``(carry after the block, Σ mask_t·ℓ_t over the block, its gradient w.r.t. θ)``.
@@ -67,9 +70,4 @@ class Hybrid(AbstractOnlineAlgorithm):
         Compiled once per (cell, loss, shapes): a loop of calls reuses it. Pass a module-level
         ``loss``; a new lambda on every call recompiles every call.
         """
-        from gradalgos._validation import check_online_step
-
-        check_online_step(cell, params, carry, xs, targets, mask, steps="block")
-        return self.advance(
-            cell, params, carry, xs, targets, loss=loss, mask=mask, single_step=False
-        )
+        return self.advance(cell, params, carry, xs, targets, loss, mask, donate_carry)

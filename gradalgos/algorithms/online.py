@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-import functools
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -26,8 +26,11 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
     """An exact algorithm that runs forward in time, carrying M = ∂s/∂θ, so that the weights
     can be updated while the network runs ("continually running networks").
 
-    Subclasses say how many steps make one block (:meth:`block_length`).
+    Subclasses say how many steps make one block (:meth:`block_length`) and whether their
+    ``step`` takes a single time step or a block (``single_step``).
     """
+
+    single_step: ClassVar[bool] = False
 
     @abc.abstractmethod
     def block_length(self, cell: AbstractCell) -> int:
@@ -36,11 +39,15 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
     def init(self, cell: AbstractCell, params: Params, state0: State) -> SensitivityState:
         """The online carry at t = 0: ``(state0, M = 0)``, M's leaves ``(S, *leaf.shape)`` for
         the parameters the state depends on, ``None`` for readouts (their ∂s/∂θ is 0).
-        Memory O(S·P_s), P_s ≤ P those parameters."""
+        Memory O(S·P_s), P_s ≤ P those parameters.
+
+        The carry holds a copy of ``state0`` (O(S)), so a ``step(..., donate_carry=True)``
+        never invalidates the caller's ``state0``."""
         from gradalgos._validation import check_online_init
 
         check_online_init(cell, params, state0)
-        return SensitivityState(state0, initial_sensitivity(cell, params, state0))
+        state = jax.tree_util.tree_map(jnp.copy, state0)
+        return SensitivityState(state, initial_sensitivity(cell, params, state0))
 
     def advance(
         self,
@@ -49,19 +56,28 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         carry: SensitivityState,
         xs: jax.Array,
         targets: jax.Array,
-        *,
         loss: Loss,
         mask: jax.Array | None,
-        single_step: bool,
+        donate_carry: bool,
     ) -> tuple[SensitivityState, jax.Array, Params]:
-        """Advance the carry over one block (validated inputs) → ``(carry, L_block, grads)``.
+        """Check every input, then advance the carry over one call's steps (one time step for
+        RTRL, ``xs`` ``(m,)``; one block for the hybrid, ``(h, m)``) → ``(carry, L, grads)``.
+        The body of the subclasses' ``step``.
 
         Jitted per (cell, loss, single_step, shapes), so a Python loop of ``step`` calls runs
-        one compiled program per call; under a caller's ``jit`` it is inlined.
+        one compiled program per call; under a caller's ``jit`` it is inlined (and
+        ``donate_carry`` has no effect there). With ``donate_carry``, the new carry is written
+        into the old one's buffers, which are invalidated: a loop then reuses one S·P_s
+        sensitivity instead of allocating a new one every call (on a CPU, fresh memory is
+        page-faulted in by the OS on first touch).
         """
-        return _advance_compiled(
-            cell, loss, params, carry, xs, targets, mask, single_step=single_step
-        )
+        from gradalgos._validation import check_online_step
+
+        steps = None if self.single_step else "block"
+        check_online_step(cell, params, carry, xs, targets, mask, steps, donate_carry=donate_carry)
+        compiled = _advance_donating if donate_carry else _advance_compiled
+        args = (cell, loss, params, carry, xs, targets, mask)
+        return compiled(*args, single_step=self.single_step)
 
     def batched_value_and_grad(
         self,
@@ -83,8 +99,7 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         return jnp.mean(totals), mean, state_T
 
 
-@functools.partial(jax.jit, static_argnames=("cell", "loss", "single_step"))
-def _advance_compiled(
+def _advance(
     cell: AbstractCell,
     loss: Loss,
     params: Params,
@@ -113,6 +128,11 @@ def _advance_compiled(
     return SensitivityState(unravel_state(s), M), value, grads
 
 
+_STATIC = ("cell", "loss", "single_step")
+_advance_compiled = jax.jit(_advance, static_argnames=_STATIC)
+_advance_donating = jax.jit(_advance, static_argnames=_STATIC, donate_argnames=("carry",))
+
+
 def _advance_cache_size() -> int:
     """Number of compiled variants of the online block (tests check nothing recompiles)."""
-    return _advance_compiled._cache_size()
+    return _advance_compiled._cache_size() + _advance_donating._cache_size()

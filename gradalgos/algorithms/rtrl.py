@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 
@@ -35,6 +36,8 @@ class RTRL(AbstractOnlineAlgorithm):
     per-step gradients is the full gradient).
     """
 
+    single_step: ClassVar[bool] = True
+
     def block_length(self, cell: AbstractCell) -> int:
         return 1
 
@@ -48,12 +51,15 @@ class RTRL(AbstractOnlineAlgorithm):
         *,
         loss: Loss = mse,
         mask: jax.Array | None = None,
+        donate_carry: bool = False,
     ) -> tuple[SensitivityState, jax.Array, Params]:
         """One online step.
 
         Arguments:
             carry: from :meth:`init` or the previous step.
             x: input ``(m,)``; target: ``(o,)`` or an integer label ``()``; mask: scalar or None.
+            donate_carry: reuse ``carry``'s buffers for the new carry (no new M is allocated;
+                ``carry`` is invalid afterwards, see :meth:`advance`).
 
         Returns:
             ``(carry_t, mask_t·ℓ_t, dℓ_t/dθ)``, the gradient a pytree like ``params``.
@@ -61,7 +67,4 @@ class RTRL(AbstractOnlineAlgorithm):
         Compiled once per (cell, loss, shapes): a loop of calls reuses it. Pass a module-level
         ``loss``; a new lambda on every call recompiles every call.
         """
-        from gradalgos._validation import check_online_step
-
-        check_online_step(cell, params, carry, x, target, mask, steps=None)
-        return self.advance(cell, params, carry, x, target, loss=loss, mask=mask, single_step=True)
+        return self.advance(cell, params, carry, x, target, loss, mask, donate_carry)
