@@ -10,6 +10,8 @@ import pytest
 from test_algorithms import make_data, max_rel_error
 
 import gradalgos as ga
+from gradalgos._validation import _PASSED_ONLINE_STRUCTURE as _PASSED
+from gradalgos._validation import _signature
 from gradalgos.algorithms.online import _advance_cache_size
 from gradalgos.cells.dependence import _mask_leaves
 from gradalgos.value_and_grad import _compiled_cache_size
@@ -114,7 +116,6 @@ def test_online_steps_compile_once_and_trace_the_mask_once(problem, algorithm, d
     carry, _, g = step(cell, new_params, carry, *inputs[1])
     assert _advance_cache_size() == compiled
     assert _mask_leaves.cache_info().misses == traced.misses
-    assert _mask_leaves.cache_info().hits > traced.hits
     assert all(jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g))
 
 
@@ -159,3 +160,39 @@ def test_donate_carry_must_be_a_bool(problem):
     carry = ga.RTRL().init(cell, params, s0)
     with pytest.raises(TypeError, match="donate_carry must be a bool"):
         ga.RTRL().step(cell, params, carry, xs[0], targets[0], donate_carry="yes")
+
+
+def test_repeated_step_checks_still_catch_bad_values(problem):
+    """Inputs of an already-checked structure skip the structural checks (a loop of steps
+    pays them once), but their values are still checked on every call."""
+    cell, params, s0, xs, targets = problem
+    rtrl = ga.RTRL()
+    carry, _, _ = rtrl.step(cell, params, rtrl.init(cell, params, s0), xs[0], targets[0])
+    # the next step's inputs have a checked structure: only their values are checked
+    assert _signature(cell, None, (params, carry, xs[1], targets[1], None)) in _PASSED
+    nan_params = {**params, "W_rec": params["W_rec"].at[0, 0].set(jnp.nan)}
+    bad = [
+        ((params, xs[1].at[0].set(jnp.nan), targets[1]), "x contains NaN"),
+        ((params, xs[1], targets[1].at[0].set(jnp.inf)), "targets contains NaN or inf"),
+        ((nan_params, xs[1], targets[1]), "params contains NaN"),
+        ((params, xs[1, :2], targets[1]), "x must have shape"),
+    ]
+    for (p, x, t), message in bad:
+        with pytest.raises(ValueError, match=message):
+            rtrl.step(cell, p, carry, x, t)
+    rtrl.step(cell, params, carry, xs[1], targets[1], mask=jnp.asarray(1.0))  # checked whole
+    with pytest.raises(ValueError, match="mask contains NaN"):
+        rtrl.step(cell, params, carry, xs[1], targets[1], mask=jnp.asarray(jnp.nan))
+
+
+def test_repeated_hybrid_checks_still_catch_out_of_range_labels():
+    cell = ga.cells.Elman(input_size=2, hidden_size=3, output_size=4)
+    params = cell.init(jax.random.key(0))
+    hybrid = ga.Hybrid(block=2)
+    carry = hybrid.init(cell, params, cell.initial_state())
+    xs = jnp.ones((2, 2))
+    carry, _, _ = hybrid.step(
+        cell, params, carry, xs, jnp.array([0, 3]), loss=ga.losses.cross_entropy
+    )
+    with pytest.raises(ValueError, match="integer targets must lie in"):
+        hybrid.step(cell, params, carry, xs, jnp.array([0, 4]), loss=ga.losses.cross_entropy)
