@@ -344,23 +344,19 @@ def check_online_step(
         if mask is not None:
             _check_finite("mask", mask)
         return
-    _check_online_structure_and_values(cell, params, carry, xs, targets, mask, steps, name)
+    _check_online_inputs(cell, params, carry, (xs, targets, mask), steps)
     if signature is not None:
         if len(_PASSED_ONLINE_STRUCTURE) >= _MAX_SIGNATURES:
             _PASSED_ONLINE_STRUCTURE.pop(next(iter(_PASSED_ONLINE_STRUCTURE)))
         _PASSED_ONLINE_STRUCTURE[signature] = None
 
 
-def _check_online_structure_and_values(
-    cell: AbstractCell,
-    params: Params,
-    carry: Any,
-    xs: Any,
-    targets: Any,
-    mask: Any,
-    steps: str | None,
-    name: str,
+def _check_online_inputs(
+    cell: AbstractCell, params: Params, carry: Any, inputs: tuple[Any, Any, Any], steps: str | None
 ) -> None:
+    """Every check of :func:`check_online_step` on ``inputs = (xs, targets, mask)``."""
+    xs, targets, mask = inputs
+    name = "x" if steps is None else "xs"
     dtype = check_params(cell, params)
     check_state(cell, carry.state, None, dtype, name="carry.state")
     _check_sensitivity(cell, params, carry)
