@@ -128,7 +128,7 @@ def test_donating_steps_give_the_same_gradients_and_invalidate_only_the_old_carr
     with a clear error, and the ``state0`` given to ``init`` intact."""
     cell, params, s0, xs, targets = problem
     _, full_grads, _ = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
-    h = algorithm.block_length(cell) if isinstance(algorithm, ga.Hybrid) else 1
+    h = algorithm.block_length(cell)
     at = (lambda t: t) if h == 1 else (lambda t: slice(t, t + h))
     runs = {}
     for donate in (False, True):
