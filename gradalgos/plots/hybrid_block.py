@@ -10,7 +10,7 @@ import numpy as np
 from gradalgos.plots import style
 from gradalgos.plots.results import Row
 
-__all__ = ["figure_hybrid_block"]
+__all__ = ["call_samples", "figure_hybrid_block", "trend"]
 
 
 def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
@@ -25,13 +25,71 @@ def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
     return float(a), float(b)
 
 
-def figure_hybrid_block(rows: Sequence[Row], out: Path) -> dict[str, tuple[float | None, str]]:
+def call_samples(pts: Sequence[Row], every: Sequence[Row] | None) -> list[np.ndarray]:
+    """Per row of ``pts``, the time per step of every timed call of its config over all runs
+    in ``every`` (rows of one code version; ``None``: the row's own calls only).
+
+    A row without ``times_s`` contributes its median time per step alone.
+    """
+    by_key: dict[str, list[Row]] = {}
+    for row in every or ():
+        if row.get("status") == "ok":
+            by_key.setdefault(row["key"], []).append(row)
+    samples = []
+    for p in pts:
+        same = by_key.get(p["key"]) or [p]
+        per_step = [
+            np.asarray(r["times_s"], float) / r["T"]
+            if r.get("times_s")
+            else np.array([r["time_per_step_s"]], float)
+            for r in same
+        ]
+        samples.append(np.concatenate(per_step))
+    return samples
+
+
+def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
+    """How the time per step changes with h, judged against the spread of the timed calls.
+
+    A rise from one h to the next counts only where the two interquartile ranges of the calls
+    do not overlap (the lower quartile at the larger h above the upper quartile at the
+    smaller); rises inside that spread are named as such.
+    """
+    q25, med, q75 = (np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
+    rises = [k for k in range(len(h) - 1) if med[k + 1] >= med[k]]
+    real = [k for k in rises if q25[k + 1] > q75[k]]
+
+    def steps(ks: list[int]) -> str:
+        return ", ".join(
+            f"h = {h[k]:g} → {h[k + 1]:g} (+{med[k + 1] / med[k] - 1:.0%})" for k in ks
+        )
+
+    lo, hi = min(len(s) for s in samples), max(len(s) for s in samples)
+    calls = f"{lo if lo == hi else f'{lo}–{hi}'} timed calls per h"
+    if not rises:
+        return f"time falls at every step in h ({calls})"
+    if real:
+        return f"time rises beyond the spread of the calls at {steps(real)} ({calls})"
+    return (
+        f"time falls at every step in h but {steps(rises)}, where the rise is inside the "
+        f"interquartile ranges of the calls ({calls})"
+    )
+
+
+def figure_hybrid_block(
+    rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
+) -> dict[str, tuple[float | None, str]]:
     """``hybrid_block.png``: time per step, XLA temp bytes and their product vs h (sweep
     ``hybrid-h``), with h = S, the fastest h, the knee of a fitted ``a + b/h`` and the least
     time × memory marked. Theory: O(S·cost(step) + S·P + S²·P/h) per step, memory
     O(S·P + h·S²): time falls monotonically with h (no interior minimum), memory grows, and
     their product is least near h = S, where each h-dependent term equals its h-independent
     partner.
+
+    Times are the median over every timed call of each config in all runs of ``every`` (rows
+    of one code version; default: the calls of ``rows`` alone), with their interquartile
+    range as error bars; whether time falls with h is judged against that spread
+    (:func:`trend`), so a difference inside the noise of the calls is not reported as a rise.
 
     Returns:
         ``{description: (h, note)}`` for the report: the fastest h and the h of least
@@ -49,9 +107,18 @@ def figure_hybrid_block(rows: Sequence[Row], out: Path) -> dict[str, tuple[float
         style.save(fig, out / "hybrid_block.png")
         return info
     h = np.array([r["settings"]["block"] for r in pts], float)
-    t = np.array([r["time_per_step_s"] for r in pts])
+    samples = call_samples(pts, every)
+    q25, t, q75 = (np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
     mem = np.array([r.get("mem_temp_size_in_bytes") or np.nan for r in pts], float)
-    ax_t.plot(h, t, "o-", color=style.color("hybrid"), label="measured (median)")
+    ax_t.errorbar(
+        h,
+        t,
+        yerr=(t - q25, q75 - t),
+        fmt="o-",
+        capsize=3,
+        color=style.color("hybrid"),
+        label="measured: median of all timed calls, bars: quartiles",
+    )
     knee = _knee(h, t)
     if knee is not None:
         a, b = knee
@@ -84,12 +151,9 @@ def figure_hybrid_block(rows: Sequence[Row], out: Path) -> dict[str, tuple[float
     ax_t.set_ylabel("median wall time per step [s]")
     ax_m.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
     ax_p.set_ylabel("time/step × temp bytes (÷ its least value)")
-    falling = bool(np.all(np.diff(t) < 0))
     info["hybrid: fastest block length h"] = (
         float(h[best]),
-        f"of h = {h[0]:g}…{h[-1]:g}; time "
-        + ("falls at every step in h" if falling else "does not fall monotonically")
-        + " (theory: monotone, no interior minimum)",
+        f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, samples)} (theory: monotone, no interior minimum)",
     )
     style.save(fig, out / "hybrid_block.png")
     return info

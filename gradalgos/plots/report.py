@@ -132,7 +132,10 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "**Hybrid vs h.** Per step the hybrid costs O(S·cost(step) + S·P + S²·P/h) and stores "
         "O(S·P + h·S²): its time falls with h at every h (no interior minimum), its memory "
         "grows, and time × memory is least near h = S, where each h-dependent term equals its "
-        "h-independent partner; the table below gives the measured h of both.",
+        "h-independent partner; the table below gives the measured h of both. Its times are "
+        "the median of every timed call of each h over all runs of this code version, and a "
+        "rise in time from one h to the next is called one only where the interquartile "
+        "ranges of the calls do not overlap (the figure's bars).",
         "",
     ]
     return "\n".join(lines)
@@ -241,7 +244,7 @@ def make_report(
     }
     figure_rate_vs_n(rows, out)
     figure_tbptt_bias(rows, out)
-    block_info = figure_hybrid_block(rows, out)
+    block_info = figure_hybrid_block(rows, out, every)
     cross = figure_crossover(rows, out)
     figure_batch(rows, out)
     figure_page_faults(rows, out)
