@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One time-boxed call on a lent GPU machine: resume reports/gpu/results.jsonl and measure what
+# this code version still lacks, the acceptance exponents' n sweep first.
+#
+#   bash benchmarks/gpu_session.sh [SECONDS] [extra bench options...]
+#
+# SECONDS (default 540) bounds the whole call; each phase gets what is left, and a phase cut
+# short leaves no row for the config it was measuring (rows are written whole, one per config,
+# so nothing is corrupted; the next call measures it again). Results go to $OUT/gpu/results.jsonl
+# (OUT: the device machine's output folder). Back on the development machine:
+#
+#   cp FILES_AT/gpu/results.jsonl reports/gpu/results.jsonl
+#   python -m gradalgos.plots reports/gpu/results.jsonl
+#
+# GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script).
+set -uo pipefail
+budget=${1:-540}
+shift $(($# > 0 ? 1 : 0))
+device=${GA_DEVICE:-gpu}
+out="${OUT:?OUT must name the output folder}/gpu"
+mkdir -p "$out"
+[[ -f reports/gpu/results.jsonl ]] && cp reports/gpu/results.jsonl "$out/results.jsonl"
+start=$SECONDS
+
+phase() { # phase NAME BENCH-OPTIONS...
+    local name=$1 left=$((budget - (SECONDS - start)))
+    shift
+    if ((left < 30)); then
+        echo "== $name: not started ($left s left)"
+        return
+    fi
+    echo "== $name ($left s left)"
+    timeout --signal=INT --kill-after=15 "$left" python -m gradalgos.bench --device "$device" \
+        --out "$out" --no-report --no-progress "$@"
+    local status=$?
+    ((status == 0)) || echo "== $name: stopped with status $status"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
+python -c 'import jax; print("jax", jax.__version__, jax.devices())'
+phase "n sweep: BPTT, RTRL, hybrid" --sweeps n --algorithms bptt rtrl hybrid --time-limit 90 "$@"
+phase "agreement, T, TBPTT k, hybrid h, batch" \
+    --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
+phase "n sweep: the other algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
+python - "$out/results.jsonl" <<'EOF'
+import collections, json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+version = rows[-1]["code_version"] if rows else None
+mine = [r for r in rows if r["code_version"] == version]
+print(f"code version {version}: {len(mine)} rows",
+      dict(collections.Counter((r["sweep"], r["status"]) for r in mine)))
+EOF
