@@ -126,8 +126,10 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "before, so times near the bottom of RTRL's and the hybrid's fit ranges can differ "
         "between runs by far more than the spread of their own repeats; "
         "`benchmarks/README.md` gives measured cases. Judge their exponents over several runs "
-        "(section *Run-to-run spread*) or on the `--full` range, where the arithmetic "
-        "dominates.",
+        "(section *Run-to-run spread*). The `--full` range (n up to 1024) fits above that "
+        "boundary, but where its largest configs fill most of the machine's memory, each "
+        "page fault costs more and its top point measures that pressure too (section *Page "
+        "faults and CPU time*).",
         "",
         "**Hybrid vs h.** Per step the hybrid costs O(S·cost(step) + S·P + S²·P/h) and stores "
         "O(S·P + h·S²): its time falls with h at every h (no interior minimum), its memory "
