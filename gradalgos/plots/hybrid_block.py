@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gradalgos.plots import style
-from gradalgos.plots.results import Row
+from gradalgos.plots.results import Row, ok_rows_by_key
 
 __all__ = ["call_samples", "figure_hybrid_block", "trend"]
 
@@ -31,10 +31,7 @@ def call_samples(pts: Sequence[Row], every: Sequence[Row] | None) -> list[np.nda
 
     A row without ``times_s`` contributes its median time per step alone.
     """
-    by_key: dict[str, list[Row]] = {}
-    for row in every or ():
-        if row.get("status") == "ok":
-            by_key.setdefault(row["key"], []).append(row)
+    by_key = ok_rows_by_key(every or ())
     samples = []
     for p in pts:
         same = by_key.get(p["key"]) or [p]
@@ -48,6 +45,11 @@ def call_samples(pts: Sequence[Row], every: Sequence[Row] | None) -> list[np.nda
     return samples
 
 
+def quartiles(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower quartile, median and upper quartile of each sample, as three arrays."""
+    return tuple(np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
+
+
 def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
     """How the time per step changes with h, judged against the spread of the timed calls.
 
@@ -55,7 +57,7 @@ def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
     do not overlap (the lower quartile at the larger h above the upper quartile at the
     smaller); rises inside that spread are named as such.
     """
-    q25, med, q75 = (np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
+    q25, med, q75 = quartiles(samples)
     rises = [k for k in range(len(h) - 1) if med[k + 1] >= med[k]]
     real = [k for k in rises if q25[k + 1] > q75[k]]
 
@@ -108,7 +110,7 @@ def figure_hybrid_block(
         return info
     h = np.array([r["settings"]["block"] for r in pts], float)
     samples = call_samples(pts, every)
-    q25, t, q75 = (np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
+    q25, t, q75 = quartiles(samples)
     mem = np.array([r.get("mem_temp_size_in_bytes") or np.nan for r in pts], float)
     ax_t.errorbar(
         h,

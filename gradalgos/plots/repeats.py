@@ -20,7 +20,7 @@ import numpy as np
 from gradalgos.plots import theory
 from gradalgos.plots.fit import LogLogFit
 from gradalgos.plots.markdown import table
-from gradalgos.plots.results import Row
+from gradalgos.plots.results import Row, ok_rows_by_key
 from gradalgos.plots.scaling import scaling_fits
 from gradalgos.plots.style import NAMES
 
@@ -66,13 +66,10 @@ def split_runs(rows: Sequence[Row]) -> list[list[Row]]:
 def median_rows(rows: Sequence[Row]) -> list[Row]:
     """One successful row per config key: its last row, with ``time_per_step_s`` the median
     over all its successful rows and ``runs`` their number."""
-    by_key: dict[str, list[Row]] = {}
-    for row in rows:
-        if row.get("status") == "ok" and row.get(_Y) is not None:
-            by_key.setdefault(row["key"], []).append(row)
+    timed = (r for r in rows if r.get(_Y) is not None)
     return [
         {**same[-1], _Y: float(np.median([r[_Y] for r in same])), "runs": len(same)}
-        for same in by_key.values()
+        for same in ok_rows_by_key(timed).values()
     ]
 
 

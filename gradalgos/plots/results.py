@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "latest", "load_rows", "select"]
+__all__ = ["Row", "latest", "load_rows", "ok_rows_by_key", "select"]
 
 Row = dict[str, Any]
 
@@ -57,3 +57,12 @@ def select(rows: Iterable[Row], ok: bool = True, **where: Any) -> list[Row]:
         for r in rows
         if (not ok or r.get("status") == "ok") and all(r.get(k) == v for k, v in where.items())
     ]
+
+
+def ok_rows_by_key(rows: Iterable[Row]) -> dict[str, list[Row]]:
+    """The successful rows of each config key, in file order (one per run that measured it)."""
+    by_key: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.get("status") == "ok":
+            by_key.setdefault(row["key"], []).append(row)
+    return by_key
