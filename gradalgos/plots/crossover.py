@@ -18,18 +18,33 @@ Crossovers = dict[str, tuple[float | None, str]]
 
 
 def crossing(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
-    """First x at which ``a − b`` changes sign from ≥ 0 to < 0 or back, by linear
-    interpolation of log(a/b) in log x over matching x; ``None`` if it never does."""
+    """First x at which ``a`` falls below ``b`` as x grows; ``None`` if it never does.
+
+    Directional: only a change from ``a > b`` at one point to ``a < b`` at a later one counts
+    (``a`` rising above ``b`` does not; call ``crossing(x, b, a)`` for that). ``x`` is sorted
+    ascending and ``a``, ``b`` are positive values at those x. Between the two points the
+    crossing is found by linear interpolation of log(a/b) in log x; where ``a`` equals ``b`` at
+    points in between, the first of them is returned.
+    """
     if len(x) < 2:
         return None
     d = np.log(a) - np.log(b)
-    for i in range(len(x) - 1):
-        if d[i] == 0:
-            return float(x[i])
-        if d[i] * d[i + 1] < 0:
-            lx = np.log(x[i]) + (np.log(x[i + 1]) - np.log(x[i])) * d[i] / (d[i] - d[i + 1])
+    above: int | None = None  # the last point so far with a > b
+    for i in range(len(x)):
+        if d[i] > 0:
+            above = i
+        elif d[i] < 0 and above is not None:
+            if i - above > 1:  # equal at the points between: a reaches b at the first of them
+                return float(x[above + 1])
+            j = above
+            lx = np.log(x[j]) + (np.log(x[i]) - np.log(x[j])) * d[j] / (d[j] - d[i])
             return float(np.exp(lx))
     return None
+
+
+def _how(at: float, x: np.ndarray) -> str:
+    """``"interpolated"`` unless the crossover is at one of the points ``x``."""
+    return "at a measured point" if np.any(x == at) else "interpolated"
 
 
 def _common(rows: Sequence[Row], sweep: str, x: str, y: str, a: str, b: str) -> tuple:
@@ -55,32 +70,68 @@ def _mark(ax: Any, at: float | None, what: str, otherwise: str) -> None:
 
 
 def _lower(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> str:
+    """Which of ``a``, ``b`` is lower at every (matching) point, if either is."""
     if not len(a):
         return "no common points"
-    return f"{name_a} lower at every point" if np.all(a < b) else f"{name_b} lower at every point"
+    if np.all(a < b):
+        return f"{name_a} lower at every point"
+    if np.all(b < a):
+        return f"{name_b} lower at every point"
+    return "neither lower at every point"
+
+
+def _none(x: np.ndarray, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, var: str) -> str:
+    """Why ``a`` never falls below ``b``: which is lower, and a crossing the other way if any."""
+    text = _lower(a, b, name_a, name_b)
+    other = crossing(x, b, a) if len(x) else None
+    if other is not None:
+        text += f"; {name_b} falls below {name_a} at {var} ≈ {other:.3g} (the other way)"
+    return text
+
+
+def _linear_extension(xm: np.ndarray, ym: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``c + s·x`` through the last two points ``(xm, ym)``, evaluated at ``at``."""
+    s = (ym[-1] - ym[-2]) / (xm[-1] - xm[-2])
+    return ym[-1] + s * (np.asarray(at, float) - xm[-1])
 
 
 def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
     """``crossover.png`` (left: time per step vs n, RTRL vs hybrid with h = S; right: XLA temp
-    bytes vs T, BPTT vs RTRL). Returns ``hybrid_beats_rtrl_n`` and ``bptt_exceeds_rtrl_T``
-    (log-log interpolation between measured points)."""
+    bytes vs T, BPTT vs RTRL). Returns ``hybrid_beats_rtrl_n`` (the n beyond which the hybrid's
+    time falls below RTRL's) and ``bptt_exceeds_rtrl_T`` (the T beyond which BPTT's temp bytes
+    rise above RTRL's), each by log-log interpolation between measured points and only for a
+    crossing in that direction.
+
+    Where the BPTT/RTRL points do not cross and BPTT is measured at larger T than RTRL, RTRL's
+    temp bytes are extended linearly in T from its last two measured points: they grow as
+    O(T·(m + o)) (XLA's copies of the inputs and targets), not O(1).
+    """
     fig, (ax_n, ax_T) = style.subplots(2, "Crossovers (measured, elman)")
     result: dict[str, float | None] = {}
     (xr, yr), (xh, yh), n_common, tr, th = _common(
         rows, "n", "n", "time_per_step_s", "rtrl", "hybrid"
     )
-    result["hybrid_beats_rtrl_n"] = crossing(n_common, tr, th) if len(n_common) else None
+    # The hybrid's time falls below RTRL's as n grows.
+    result["hybrid_beats_rtrl_n"] = crossing(n_common, th, tr) if len(n_common) else None
     (xb, yb), (xm, ym), T_common, mb, mr = _common(
         rows, "T", "T", "mem_temp_size_in_bytes", "bptt", "rtrl"
     )
-    result["bptt_exceeds_rtrl_T"] = crossing(T_common, mb, mr) if len(T_common) else None
-    extrapolated = False
-    if result["bptt_exceeds_rtrl_T"] is None and len(T_common) and xb[-1] > T_common[-1]:
-        # RTRL's memory does not depend on T (theory): hold its last value beyond its range.
-        beyond = xb >= T_common[-1]
-        flat = np.full(int(beyond.sum()), mr[-1])
-        result["bptt_exceeds_rtrl_T"] = crossing(xb[beyond], yb[beyond], flat)
-        extrapolated = result["bptt_exceeds_rtrl_T"] is not None
+    # BPTT's temp bytes rise above RTRL's as T grows = RTRL's fall below BPTT's.
+    result["bptt_exceeds_rtrl_T"] = crossing(T_common, mr, mb) if len(T_common) else None
+    # Compared points for the BPTT note: the common ones, with RTRL's linear extension below.
+    T_cmp, mb_cmp, mr_cmp = T_common, mb, mr
+    extended = False
+    if result["bptt_exceeds_rtrl_T"] is None and len(xm) >= 2 and len(xb) and xb[-1] > xm[-1]:
+        # RTRL's temp bytes grow linearly in T (copies of the inputs, O(T·(m + o))): extend the
+        # line through its last two measured points over BPTT's T beyond RTRL's range.
+        beyond = xb > xm[-1]
+        ext = _linear_extension(xm, ym, xb[beyond])
+        ok = ext > 0
+        T_cmp = np.concatenate([T_common, xb[beyond][ok]])
+        mb_cmp = np.concatenate([mb, yb[beyond][ok]])
+        mr_cmp = np.concatenate([mr, ext[ok]])
+        result["bptt_exceeds_rtrl_T"] = crossing(T_cmp, mr_cmp, mb_cmp)
+        extended = True
     if len(xr) or len(xh):
         ax_n.plot(xr, yr, "D-", color=style.color("rtrl"), label="RTRL")
         ax_n.plot(xh, yh, "v-", color=style.color("hybrid"), label="hybrid (h = S)")
@@ -88,25 +139,29 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
             ax_n,
             result["hybrid_beats_rtrl_n"],
             "hybrid faster than RTRL for n >",
-            _lower(th, tr, "hybrid", "RTRL"),
+            _none(n_common, th, tr, "hybrid", "RTRL", "n"),
         )
     else:
         style.no_data(ax_n, "RTRL / hybrid in sweep 'n'")
     ax_n.set_xlabel("hidden units n")
     ax_n.set_ylabel("median wall time per step [s]")
+    last_two = f"T = {xm[-2]:g}, {xm[-1]:g}" if len(xm) >= 2 else ""
     if len(xb) and len(xm):
         ax_T.plot(xb, yb, "o-", color=style.color("bptt"), label="BPTT")
         ax_T.plot(xm, ym, "D-", color=style.color("rtrl"), label="RTRL")
-        if extrapolated:
+        if extended:
+            grid = np.geomspace(xm[-1], xb[-1], 50)
+            line = _linear_extension(xm, ym, grid)
             ax_T.plot(
-                [xm[-1], xb[-1]],
-                [ym[-1], ym[-1]],
+                grid[line > 0],
+                line[line > 0],
                 ":",
                 color=style.color("rtrl"),
-                label="RTRL held flat beyond its measured T (theory: O(1) in T)",
+                label=f"RTRL extended linearly in T from its last two points ({last_two})",
             )
         what = "BPTT stores more than RTRL for T >"
-        _mark(ax_T, result["bptt_exceeds_rtrl_T"], what, _lower(mb, mr, "BPTT", "RTRL"))
+        bptt_why = _none(T_cmp, mr_cmp, mb_cmp, "RTRL", "BPTT", "T")
+        _mark(ax_T, result["bptt_exceeds_rtrl_T"], what, bptt_why)
         n = select(rows, sweep="T", algorithm="bptt")[0]["n"]
         ax_T.set_title(f"n = {n}", fontsize=9)
     else:
@@ -120,18 +175,29 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     style.save(fig, out / "crossover.png")
-    hybrid_note = _lower(th, tr, "hybrid", "RTRL") if len(n_common) else "no data"
-    bptt_note = _lower(mb, mr, "BPTT", "RTRL") if len(T_common) else "no data"
-    if extrapolated:
-        bptt_note = f"RTRL's temp bytes at T = {T_common[-1]:g} held flat beyond (O(1) in T)"
+    hybrid_at = result["hybrid_beats_rtrl_n"]
+    if hybrid_at is not None:
+        hybrid_note = _how(hybrid_at, n_common)
+    elif len(n_common):
+        hybrid_note = "none: " + _none(n_common, th, tr, "hybrid", "RTRL", "n")
+    else:
+        hybrid_note = "none: no data"
+    bptt_at = result["bptt_exceeds_rtrl_T"]
+    if bptt_at is not None:
+        bptt_note = _how(bptt_at, T_common)
+    elif len(T_cmp):
+        bptt_note = "none: " + _none(T_cmp, mr_cmp, mb_cmp, "RTRL", "BPTT", "T")
+    else:
+        bptt_note = "none: no data"
+    if extended:
+        bptt_note += (
+            f"; RTRL's temp bytes extended linearly in T from its last two points ({last_two})"
+        )
     n = select(rows, sweep="T", algorithm="bptt")
     return {
-        "hybrid faster than RTRL for n >": (
-            result["hybrid_beats_rtrl_n"],
-            "interpolated" if result["hybrid_beats_rtrl_n"] else f"none: {hybrid_note}",
-        ),
+        "hybrid faster than RTRL for n >": (hybrid_at, hybrid_note),
         f"BPTT temp bytes exceed RTRL's for T > (n = {n[0]['n'] if n else '?'})": (
-            result["bptt_exceeds_rtrl_T"],
-            bptt_note if result["bptt_exceeds_rtrl_T"] else f"none: {bptt_note}",
+            bptt_at,
+            bptt_note,
         ),
     }
