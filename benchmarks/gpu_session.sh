@@ -43,10 +43,10 @@ phase "agreement, T, TBPTT k, hybrid h, batch" \
     --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
 phase "n sweep: the other algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
 python - "$out/results.jsonl" <<'EOF'
-import collections, json, sys
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-version = rows[-1]["code_version"] if rows else None
-mine = [r for r in rows if r["code_version"] == version]
-print(f"code version {version}: {len(mine)} rows",
+import collections, sys
+from gradalgos.plots.results import comparable, load_rows
+mine = comparable(load_rows(sys.argv[1]))  # the last row's code version and machine
+version, where = (mine[-1]["code_version"], mine[-1]["device_kind"]) if mine else (None, None)
+print(f"code version {version} on {where}: {len(mine)} rows",
       dict(collections.Counter((r["sweep"], r["status"]) for r in mine)))
 EOF

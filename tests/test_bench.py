@@ -138,6 +138,10 @@ def test_store_appends_lines_and_skips_a_cut_line(tmp_path: Path) -> None:
     assert [r["key"] for r in rows] == ["a", "b"]
     with pytest.warns(UserWarning):
         assert measured_keys(path) == {"a"}  # failed configs are retried
+    append_row(path, {"key": "d", "status": "ok"})  # starts a new line after the cut one
+    with pytest.warns(UserWarning, match="malformed"):
+        assert [r["key"] for r in load_rows(path)] == ["a", "b", "d"]
+    assert path.read_text().endswith('"sta\n{"key": "d", "status": "ok"}\n')
 
 
 def test_sweeps_respect_overrides() -> None:
@@ -194,7 +198,30 @@ def test_skip_if_measured_and_force(tmp_path: Path, worker: Worker) -> None:
     assert (forced.measured, forced.skipped) == (1, 0)
     other_version = {**_meta(), "code_version": "another"}
     assert run_configs(configs, results, other_version, worker, progress=False).measured == 1
-    assert len(load_rows(results)) == 3
+    other_machine = {**_meta(), "host_cpu": "another CPU"}  # same code, another machine
+    assert run_configs(configs, results, other_machine, worker, progress=False).measured == 1
+    assert len(load_rows(results)) == 4
+
+
+def test_a_report_shows_one_code_version_on_one_machine() -> None:
+    """``latest`` keeps the last row per key among the rows of the last row's code version and
+    machine: rows of another machine (or version) never mix into a report's figures."""
+    from gradalgos.plots.results import comparable, latest
+
+    def row(key: str, version: str, cpu: str, t: float) -> dict:
+        return {"key": key, "code_version": version, "host_cpu": cpu, "time_median_s": t}
+
+    rows = [
+        row("a", "v1", "X", 1.0),
+        row("b", "v2", "X", 2.0),
+        row("c", "v2", "Y", 3.0),
+        row("a2", "v2", "X", 4.0),
+        row("a2", "v2", "X", 5.0),
+    ]
+    assert [r["time_median_s"] for r in comparable(rows)] == [2.0, 4.0, 5.0]
+    assert sorted(r["time_median_s"] for r in latest(rows)) == [2.0, 5.0]
+    assert [r["time_median_s"] for r in latest(rows[:3])] == [3.0]  # the last row's machine
+    assert [r["time_median_s"] for r in latest(rows, "v1")] == [1.0]
 
 
 def test_failures_are_recorded_and_reported(tmp_path: Path, worker: Worker) -> None:
@@ -314,3 +341,17 @@ def test_compare_matches_numpy_on_whole_vectors(monkeypatch: pytest.MonkeyPatch)
     assert agreement.compare(ref, list(ref.values()))["rel_err"] == 0.0
     with pytest.raises(ValueError, match="entries"):
         agreement.compare({"a": ref["a"]}, ref)
+
+
+@pytest.mark.parametrize("T", [2, 5])
+def test_rtrl_flops_count_the_steps_that_propagate(T: int) -> None:
+    """RTRL's loop body (one propagating step, counted once by XLA) runs T − 1 times per call:
+    the executed FLOPs are close to the hand count (T − 1)·2·S²·P_s of its J·M products."""
+    from gradalgos.bench.measure import measure
+
+    row = measure(BenchConfig("n", "rtrl", "elman", 32, T, repeats=1))
+    S, P_s = row["S"], row["P_state"]
+    executed = row["flops_per_step"] * T
+    assert 1.0 <= executed / ((T - 1) * 2.0 * S * S * P_s) < 1.3
+    assert row["gflops"] == pytest.approx(executed / row["time_median_s"] / 1e9)
+    assert row["rss_start_bytes"] is None or 0 < row["rss_start_bytes"] <= row["rss_peak_bytes"]

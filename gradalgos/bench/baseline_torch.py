@@ -7,16 +7,14 @@ the float64 reference; LSTM and GRU (different gate layouts) are timed only.
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 import numpy as np
 
-from gradalgos.bench import agreement
+from gradalgos.bench import agreement, process_memory
 from gradalgos.bench.case import make_case
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.timing import counters_per_call, cpu_counters
+from gradalgos.bench.timing import time_calls
 from gradalgos.cells.dependence import num_state_params
 
 __all__ = ["TORCH_CELLS", "measure_torch", "torch_available"]
@@ -34,8 +32,10 @@ def torch_available() -> str | None:
 
 
 def measure_torch(config: BenchConfig) -> dict[str, Any]:
-    """Time ``loss.backward()`` of a torch RNN on the config's case; fields as
-    :func:`gradalgos.bench.measure.measure` (memory fields ``None``: no XLA executable)."""
+    """Time ``loss.backward()`` of a torch RNN on the config's case, with the same call-count
+    policy as the JAX configs (:func:`~gradalgos.bench.timing.time_calls`); fields as
+    :func:`gradalgos.bench.measure.measure`, without the XLA memory and FLOP fields (no XLA
+    executable)."""
     import torch
 
     if config.cell not in TORCH_CELLS:
@@ -45,6 +45,7 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
     # As JAX's matmul precision: TF32 (matrix units' float32 mode) only when not "highest".
     torch.backends.cuda.matmul.allow_tf32 = config.precision != "highest"
     torch.backends.cudnn.allow_tf32 = config.precision != "highest"
+    rss_start = process_memory.reset_peak()
     case = make_case(config)
     n, o = config.n, case.cell.output_size
     rnn = getattr(torch.nn, TORCH_CELLS[config.cell])(case.cell.input_size, n, batch_first=True)
@@ -76,25 +77,17 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
             torch.cuda.synchronize()
         return loss
 
-    step()  # warm-up
-    times = []
-    before = cpu_counters()
-    for _ in range(config.repeats):
-        t0 = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t0)
-    counters = counters_per_call(before, config.repeats)
+    timed = time_calls(step, config.repeats)
     row: dict[str, Any] = {
         "S": case.cell.state_size,
         "P": case.cell.num_params,
         "P_state": num_state_params(case.cell),
         "compile_s": 0.0,
-        "times_s": times,
-        "time_median_s": statistics.median(times),
-        "time_min_s": min(times),
-        "time_per_step_s": statistics.median(times) / config.T,
-        **counters,
-        "loss": float(loss.detach()),
+        **{k: v for k, v in timed.items() if k != "output"},
+        "time_per_step_s": timed["time_median_s"] / config.T,
+        "loss": float(timed["output"].detach()),
+        "rss_start_bytes": rss_start,
+        "rss_peak_bytes": process_memory.peak_rss(),
     }
     if elman:
         grads = {

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from gradalgos.bench.baseline_torch import torch_available
 from gradalgos.bench.pool import DeviceUnavailable, Worker
@@ -20,6 +21,34 @@ __all__ = ["TIME_LIMITS", "main", "parser"]
 #: Default seconds per config, by sweep mode (``--full`` reaches RTRL and the hybrid at n = 768,
 #: minutes per config on a 2-core CPU).
 TIME_LIMITS: dict[str, float] = {"quick": 120.0, "default": 300.0, "full": 1800.0}
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    """An argparse ``type`` accepting ``kind`` values > 0 (a clear message otherwise)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text!r}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def _check_cells(p: argparse.ArgumentParser, names: Sequence[str] | None) -> None:
+    """Reject unknown ``--cells`` before any worker starts (by building each at n = 8)."""
+    from gradalgos.bench.case import make_cell
+
+    for name in names or ():
+        try:
+            make_cell(name, 8)
+        except (KeyError, TypeError, ValueError) as e:
+            p.error(f"argument --cells: cannot build cell {name!r}: {e}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -47,9 +76,9 @@ def parser() -> argparse.ArgumentParser:
             "(gradalgos.bench.case.make_cell)"
         ),
     )
-    p.add_argument("--n", nargs="+", type=int, help="hidden sizes of the n sweeps")
-    p.add_argument("--T", nargs="+", type=int, help="sequence lengths of the T sweep")
-    p.add_argument("--batch", nargs="+", type=int, help="batch sizes of the batch sweep")
+    p.add_argument("--n", nargs="+", type=_positive(int), help="hidden sizes of the n sweeps")
+    p.add_argument("--T", nargs="+", type=_positive(int), help="sequence lengths of the T sweep")
+    p.add_argument("--batch", nargs="+", type=_positive(int), help="batch sizes of the batch sweep")
     p.add_argument(
         "--dtype",
         choices=("float32", "float64"),
@@ -76,7 +105,12 @@ def parser() -> argparse.ArgumentParser:
         "switches): highest (default) keeps float32 products in float32; default lets a GPU "
         "use TF32 (faster, ~1e-3 relative error); no effect on a CPU",
     )
-    p.add_argument("--repeats", type=int, default=5, help="timed calls per config (≥ 5)")
+    p.add_argument(
+        "--repeats",
+        type=_positive(int),
+        default=5,
+        help="timed calls per config (at least; default 5, fewer prints a note)",
+    )
     p.add_argument(
         "--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS), help="sweeps to run"
     )
@@ -88,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--time-limit",
-        type=float,
+        type=_positive(float),
         help="seconds per config before it is recorded as failed (default: "
         + ", ".join(f"{mode} {limit:g}" for mode, limit in TIME_LIMITS.items())
         + "; the largest default configs take ~90 s on a 2-core CPU)",
@@ -103,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status (0 even when some configs failed: they are
     recorded and listed in the report; 2 for a missing device)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    _check_cells(p, args.cells)
     if args.repeats < 5:
         print(f"note: --repeats {args.repeats} < 5; medians are less reliable", file=sys.stderr)
     algorithms = tuple(args.algorithms or (*ALGORITHMS, "jax-scan"))
@@ -142,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta,
             worker,
             force=args.force,
-            time_limit=args.time_limit or TIME_LIMITS[opts.mode],
+            time_limit=TIME_LIMITS[opts.mode] if args.time_limit is None else args.time_limit,
             progress=not args.no_progress,
         )
     print(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from gradalgos.plots.results import MACHINE_FIELDS
 
 __all__ = ["BenchConfig", "config_key"]
 
@@ -70,7 +73,12 @@ class BenchConfig:
         return cls(**kw)
 
 
-def config_key(config: BenchConfig, code_version: str) -> str:
-    """Identifier of a measurement: the config and the code version it ran with (16 hex)."""
-    payload = json.dumps([config.to_dict(), code_version], sort_keys=True)
+def config_key(
+    config: BenchConfig, code_version: str, machine: Mapping[str, Any] | None = None
+) -> str:
+    """Identifier of a measurement (16 hex): the config, the code version it ran with and the
+    machine it ran on (the :data:`~gradalgos.plots.results.MACHINE_FIELDS` of ``machine``, a
+    run's metadata), so a rerun skips only configs measured by this code on this machine."""
+    where = [machine.get(field) for field in MACHINE_FIELDS] if machine is not None else None
+    payload = json.dumps([config.to_dict(), code_version, where], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

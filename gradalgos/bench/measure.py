@@ -14,7 +14,7 @@ from gradalgos.bench import agreement, process_memory
 from gradalgos.bench.baseline_jax import scan_value_and_grad
 from gradalgos.bench.case import Case, make_case
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.specs import make_algorithm, steps_per_loop_body
+from gradalgos.bench.specs import loop_body_runs, make_algorithm
 from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
@@ -69,7 +69,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         from gradalgos.bench.baseline_torch import measure_torch
 
         return measure_torch(config)
-    process_memory.reset_peak()
+    rss_start = process_memory.reset_peak()
     device_before = process_memory.device_memory()
     case = _case(_problem(config))
     S, P = case.cell.state_size, case.cell.num_params
@@ -81,9 +81,9 @@ def measure(config: BenchConfig) -> dict[str, Any]:
     row["time_per_step_s"] = timed["time_median_s"] / config.T
     row.update(memory_bytes(timed["compiled"]))
     flops = cost_flops(timed["compiled"])
-    per_body = steps_per_loop_body(config.algorithm, config.settings_dict, S)
+    runs = loop_body_runs(config.algorithm, config.T)
     row["xla_flops"] = flops
-    row["flops_per_step"] = flops / per_body if flops is not None and per_body else None
+    row["flops_per_step"] = flops * runs / config.T if flops is not None and runs else None
     # XLA's GPU cost analysis misses library GEMMs (RTRL n = 1536 on an H100: 2.2e10 flops per
     # step where J·M alone is 2·S²·P = 1.1e13), so a rate is derived on CPUs only.
     on_cpu = jax.devices()[0].platform == "cpu"
@@ -92,7 +92,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         if row["flops_per_step"] and on_cpu
         else None
     )
-    row["rss_peak_bytes"] = process_memory.peak_rss()
+    row["rss_start_bytes"], row["rss_peak_bytes"] = rss_start, process_memory.peak_rss()
     row["gpu_peak_bytes"] = process_memory.attributable_peak(
         device_before, process_memory.device_memory()
     )

@@ -10,26 +10,36 @@ import jax
 __all__ = ["attributable_peak", "device_memory", "peak_rss", "reset_peak"]
 
 
-def reset_peak() -> bool:
-    """Reset the kernel's peak-RSS counter of this process (Linux ``clear_refs``); ``False``
-    where that is not possible (the peak is then the process's lifetime peak)."""
+def reset_peak() -> int | None:
+    """Reset the kernel's peak-RSS counter of this process (Linux ``clear_refs``) to the
+    current RSS, and return that RSS [bytes] (what the process holds from before: the start
+    of the next :func:`peak_rss`); ``None`` where the reset is not possible (the peak is then
+    the process's lifetime peak)."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        return True
     except OSError:
-        return False
+        return None
+    return _status_bytes("VmRSS:")
+
+
+def _status_bytes(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` in bytes, ``None`` where unreadable."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def peak_rss() -> int:
     """Peak resident set size in bytes since :func:`reset_peak` (``VmHWM``), else since start."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    peak = _status_bytes("VmHWM:")
+    if peak is not None:
+        return peak
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(rss if sys.platform == "darwin" else rss * 1024)
 

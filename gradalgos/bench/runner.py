@@ -57,7 +57,8 @@ def run_configs(
         configs: what to measure.
         results: the JSON-lines file (appended to).
         meta: fields stored in every row (must include ``code_version``).
-        worker: the process that measures.
+        worker: the process that measures (started here if it is not; its machine metadata
+            is part of every config key).
         force: measure again configs already measured with this code version.
         time_limit: seconds per config (compile included) before it is recorded as failed.
         progress: show a tqdm bar on stderr: the config being measured, configs done, elapsed
@@ -66,9 +67,10 @@ def run_configs(
     summary = RunSummary()
     t0 = time.perf_counter()
     done = set() if force else measured_keys(results)
+    machine = {**meta, **worker.start()}
     todo = []
     for config in configs:
-        key = config_key(config, meta["code_version"])
+        key = config_key(config, meta["code_version"], machine)
         if key in done:
             summary.skipped += 1
         else:
@@ -76,7 +78,7 @@ def run_configs(
     if summary.skipped:
         print(
             f"skipping {summary.skipped} configs already measured with code version "
-            f"{meta['code_version']} (--force to measure again)",
+            f"{meta['code_version']} on this machine (--force to measure again)",
             file=sys.stderr,
         )
     weights = [estimated_seconds(config) for config, _ in todo]

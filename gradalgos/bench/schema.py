@@ -60,15 +60,25 @@ MEASURED_FIELDS: dict[str, str] = {
     "mem_output_size_in_bytes": "XLA memory_analysis: outputs [bytes]",
     "mem_alias_size_in_bytes": "XLA memory_analysis: outputs aliasing arguments [bytes]",
     "mem_generated_code_size_in_bytes": "XLA memory_analysis: code [bytes]",
-    "mem_peak_memory_in_bytes": "XLA memory_analysis: peak estimate [bytes] (null if absent)",
+    "mem_peak_memory_in_bytes": "XLA memory_analysis: peak_memory_in_bytes [bytes] (null if "
+    "absent); on XLA:CPU it leaves out the scratch (it can be below mem_temp_size_in_bytes), so "
+    "it is not the program's peak there",
     "xla_flops": "XLA cost_analysis flops (each loop body counted once)",
-    "flops_per_step": "xla_flops / steps per loop body, where that is meaningful",
+    "flops_per_step": "FLOPs executed per call / T, from xla_flops × the runs of its counted "
+    "loop body (BPTT, jax-scan: T; RTRL: T − 1, the steps that propagate M); null where loops "
+    "nest (checkpointed, TBPTT, hybrid)",
     "gflops": "flops_per_step / time_per_step_s / 1e9 (approximate; CPU only: XLA's GPU cost "
     "analysis does not count library GEMMs)",
-    "rss_peak_bytes": "peak RSS of the worker process during the config (cross-check)",
+    "rss_start_bytes": "RSS of the worker process when the config started [bytes]: what "
+    "earlier configs of a reused worker left mapped (null where the peak cannot be reset)",
+    "rss_peak_bytes": "peak RSS of the worker process during the config [bytes], including "
+    "rss_start_bytes (the config's own growth is the difference; --fresh-process starts each "
+    "config in a new process)",
     "gpu_peak_bytes": "GPU: memory_stats() peak_bytes_in_use during the config minus "
     "bytes_in_use before it; null on a CPU, or when a reused worker's high-water mark was not "
-    "raised by the config (--fresh-process avoids that)",
+    "raised by the config: an earlier config, or the harness's float64 reference computed in "
+    "the same process (once per case, after its first config), set it higher "
+    "(--fresh-process avoids that)",
     "loss": "the loss computed by the measured function",
     "ref_loss": "the float64 BPTT loss",
     "rel_err": "‖g − g_ref‖ / ‖g_ref‖ against float64 BPTT on the same values",

@@ -10,7 +10,7 @@ from typing import Any
 
 import gradalgos as ga
 
-__all__ = ["ALGORITHMS", "BASELINES", "EXACT", "make_algorithm", "steps_per_loop_body"]
+__all__ = ["ALGORITHMS", "BASELINES", "EXACT", "loop_body_runs", "make_algorithm"]
 
 #: Algorithms of gradalgos measured by the benchmark.
 ALGORITHMS: tuple[str, ...] = ("bptt", "checkpointed", "tbptt", "rtrl", "hybrid")
@@ -44,15 +44,19 @@ def make_algorithm(name: str, settings: dict[str, Any]) -> ga.AbstractAlgorithm:
     raise ValueError(f"unknown algorithm {name!r}; expected one of {ALGORITHMS + BASELINES}")
 
 
-def steps_per_loop_body(name: str, settings: dict[str, Any], S: int) -> int | None:
-    """Time steps covered by one body of the algorithm's main ``while`` loop, or ``None``.
+def loop_body_runs(name: str, T: int) -> int | None:
+    """How often one call runs the loop body that XLA's ``cost_analysis()`` counts, or ``None``.
 
-    XLA's ``cost_analysis()`` counts a loop body once, whatever its trip count, so its FLOPs
-    are per body: per step for BPTT, RTRL and the scan baseline (forward and backward bodies
-    each counted once). Checkpointed and truncated BPTT and the hybrid (whose block body holds
-    scans over the block's steps) nest loops, so their count has no simple per-step meaning
-    (``None``: no GFLOP/s reported).
+    ``cost_analysis()`` counts a loop body once, whatever its trip count. BPTT and the scan
+    baseline run their forward and backward bodies (each counted once) T times: their executed
+    FLOPs are ``xla_flops · T``. RTRL runs its propagating step T − 1 times (the last step,
+    which does not propagate M, is outside the loop and counted once: ``xla_flops · (T − 1)``
+    overcounts it by T − 2 cheap steps). Checkpointed and truncated BPTT and the hybrid (whose
+    block body holds scans over the block's steps) nest loops, so their count has no simple
+    multiple (``None``: no GFLOP/s reported).
     """
-    if name in ("bptt", "rtrl", "jax-scan"):
-        return 1
+    if name in ("bptt", "jax-scan"):
+        return T
+    if name == "rtrl":
+        return max(T - 1, 1)
     return None

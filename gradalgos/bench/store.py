@@ -15,15 +15,17 @@ __all__ = ["append_row", "measured_keys"]
 
 def append_row(path: str | Path, row: dict[str, Any]) -> None:
     """Append ``row`` as one line with a single ``write`` under an exclusive ``flock``, then
-    ``fsync``: concurrent runs never interleave lines and a crash leaves at most one cut line
-    (which readers skip)."""
+    ``fsync``: concurrent runs never interleave lines, and a crash leaves at most one cut line
+    (which readers skip; the next append starts a new line after it, so it loses nothing)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (json.dumps(row, sort_keys=True, allow_nan=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            if _ends_mid_line(fd):
+                data = b"\n" + data
             while data:
                 data = data[os.write(fd, data) :]
             os.fsync(fd)
@@ -31,6 +33,12 @@ def append_row(path: str | Path, row: dict[str, Any]) -> None:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _ends_mid_line(fd: int) -> bool:
+    """Whether the open file ends with a cut line (not empty, last byte not a newline)."""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
 def measured_keys(path: str | Path) -> set[str]:

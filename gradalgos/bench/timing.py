@@ -17,6 +17,7 @@ __all__ = [
     "counters_per_call",
     "cpu_counters",
     "memory_bytes",
+    "time_calls",
     "time_compiled",
 ]
 
@@ -83,12 +84,41 @@ MIN_TOTAL_S = 0.2
 MAX_REPEATS = 100
 
 
+def time_calls(
+    call: Callable[[], Any], repeats: int, min_total_s: float = MIN_TOTAL_S
+) -> dict[str, Any]:
+    """Time ``call()`` (which must return only when its work is done): one warm-up call, then
+    at least ``repeats`` timed calls (more, up to :data:`MAX_REPEATS`, while their total stays
+    under ``min_total_s``: fast calls are noisy).
+
+    Returns:
+        ``times_s``, ``time_median_s``, ``time_min_s``, the process's page faults and CPU time
+        per timed call (:func:`counters_per_call`) and the last call's ``output``.
+    """
+    t0 = time.perf_counter()
+    output = call()  # warm-up
+    first = time.perf_counter() - t0
+    calls = max(repeats, min(MAX_REPEATS, int(min_total_s / max(first, 1e-9))))
+    times = []
+    before = cpu_counters()
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        output = call()
+        times.append(time.perf_counter() - t0)
+    return {
+        "times_s": times,
+        "time_median_s": statistics.median(times),
+        "time_min_s": min(times),
+        **counters_per_call(before, calls),
+        "output": output,
+    }
+
+
 def time_compiled(
     fn: Callable[..., Any], args: Sequence[Any], repeats: int, min_total_s: float = MIN_TOTAL_S
 ) -> Timed:
-    """``jax.jit(fn)``: lower and compile once (timed apart), one warm-up call, then at least
-    ``repeats`` timed calls, each ended by ``block_until_ready`` (more, up to
-    :data:`MAX_REPEATS`, while their total stays under ``min_total_s``: fast calls are noisy).
+    """``jax.jit(fn)``: lower and compile once (timed apart), then :func:`time_calls`, each
+    call ended by ``block_until_ready``.
 
     Arguments:
         fn: a function of ``args`` returning arrays.
@@ -103,25 +133,8 @@ def time_compiled(
     t0 = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    output = jax.block_until_ready(compiled(*args))  # warm-up
-    first = time.perf_counter() - t0
-    calls = max(repeats, min(MAX_REPEATS, int(min_total_s / max(first, 1e-9))))
-    times = []
-    before = cpu_counters()
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        output = jax.block_until_ready(compiled(*args))
-        times.append(time.perf_counter() - t0)
-    return Timed(
-        compile_s=compile_s,
-        times_s=times,
-        time_median_s=statistics.median(times),
-        time_min_s=min(times),
-        **counters_per_call(before, calls),
-        compiled=compiled,
-        output=output,
-    )
+    timed = time_calls(lambda: jax.block_until_ready(compiled(*args)), repeats, min_total_s)
+    return Timed(compile_s=compile_s, **timed, compiled=compiled)
 
 
 def memory_bytes(compiled: Any) -> dict[str, int | None]:

@@ -14,7 +14,7 @@ from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
-from gradalgos.plots.results import Row, latest, load_rows
+from gradalgos.plots.results import Row, comparable, latest, load_rows
 from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
 from gradalgos.plots.tbptt import figure_tbptt_bias
 
@@ -225,7 +225,8 @@ def make_report(
         results: the ``results.jsonl`` file.
         out: output folder (default: the results file's folder).
         code_version: the code version to report (default: that of the last row); one row per
-            config, the last measured.
+            config, the last measured, of the machine that measured the last row of that
+            version (:func:`~gradalgos.plots.results.comparable`).
 
     Returns:
         The path of ``REPORT.md``.
@@ -234,10 +235,10 @@ def make_report(
     out = Path(out) if out is not None else results.parent
     out.mkdir(parents=True, exist_ok=True)
     loaded = load_rows(results)
-    all_rows = latest(loaded, code_version)
-    version = code_version or (all_rows[-1]["code_version"] if all_rows else None)
+    every = comparable(loaded, code_version)
+    all_rows = latest(every)
+    version = every[-1]["code_version"] if every else code_version
     rows = [r for r in all_rows if r.get("status") == "ok"]
-    every = [r for r in loaded if r.get("code_version") == version]
     spread = run_spread(every)
     fits = {
         "time/step vs n": figure_time_vs_n(rows, out),

@@ -8,7 +8,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "latest", "load_rows", "ok_rows_by_key", "select"]
+__all__ = [
+    "MACHINE_FIELDS",
+    "Row",
+    "comparable",
+    "latest",
+    "load_rows",
+    "machine",
+    "ok_rows_by_key",
+    "select",
+]
 
 Row = dict[str, Any]
 
@@ -33,19 +42,43 @@ def load_rows(path: str | Path) -> list[Row]:
     return rows
 
 
-def latest(rows: Iterable[Row], code_version: str | None = None) -> list[Row]:
-    """The last row of each config key, for one code version (default: that of the last row).
+#: Row fields that identify the machine (and JAX) a row was measured on. Config keys include
+#: them, so a run on another machine measures afresh rather than skipping configs measured
+#: elsewhere; a report shows the rows of one machine only.
+MACHINE_FIELDS: tuple[str, ...] = (
+    "device_kind",
+    "device_count",
+    "host_cpu",
+    "host_cpus",
+    "jax_version",
+    "jaxlib_version",
+)
 
-    A config measured again (``--force``, or a retried failure) is shown once, as measured last.
-    """
+
+def machine(row: Row) -> tuple:
+    """The :data:`MACHINE_FIELDS` values of a row."""
+    return tuple(row.get(field) for field in MACHINE_FIELDS)
+
+
+def comparable(rows: Iterable[Row], code_version: str | None = None) -> list[Row]:
+    """The rows of one code version (default: that of the last row) measured on one machine
+    (that of the last row of that version), in file order: rows whose times may be compared."""
     rows = list(rows)
+    version = code_version or (rows[-1].get("code_version") if rows else None)
+    rows = [r for r in rows if r.get("code_version") == version]
     if not rows:
         return []
-    version = code_version or rows[-1].get("code_version")
+    last = machine(rows[-1])
+    return [r for r in rows if machine(r) == last]
+
+
+def latest(rows: Iterable[Row], code_version: str | None = None) -> list[Row]:
+    """The last row of each config key among :func:`comparable` rows (one code version, one
+    machine). A config measured again (``--force``, or a retried failure) is shown once, as
+    measured last."""
     by_key: dict[str, Row] = {}
-    for row in rows:
-        if row.get("code_version") == version:
-            by_key[row["key"]] = row
+    for row in comparable(rows, code_version):
+        by_key[row["key"]] = row
     return list(by_key.values())
 
 
