@@ -4,9 +4,9 @@ Every failure is a ``TypeError`` (wrong kind or dtype) or ``ValueError`` (wrong 
 whose message names the argument and says what was expected.
 
 NaN/inf policy: when the inputs are concrete arrays (not traced under a user's ``jit``/``vmap``),
-``xs``, float ``targets`` and ``params`` are checked for non-finite values and a ``ValueError``
-is raised. Under a user's transformation values are unknown, and NaN propagates to the loss
-and gradient as IEEE arithmetic dictates.
+``xs``, float ``targets``, ``mask``, ``params`` and the initial state are checked for non-finite
+values and a ``ValueError`` is raised. Under a user's transformation values are unknown, and
+NaN propagates to the loss and gradient as IEEE arithmetic dictates.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.losses import mse, sigmoid_binary_cross_entropy, sum_squared_error
+
+#: Built-in losses that compare y with a float target of the output's shape: integer labels
+#: would broadcast against every output and give a number without meaning.
+_FLOAT_TARGET_LOSSES = (mse, sum_squared_error, sigmoid_binary_cross_entropy)
 
 __all__ = [
     "Batch",
@@ -105,6 +110,9 @@ def _matching_leaves(
 
 
 def _float_dtype_of(name: str, leaves: list[Any]) -> jnp.dtype:
+    for leaf in leaves:
+        if not hasattr(leaf, "dtype"):
+            raise TypeError(f"{name} must contain arrays, got a {type(leaf).__name__} leaf")
     dtypes = {jnp.dtype(leaf.dtype) for leaf in leaves}
     for dt in dtypes:
         if not jnp.issubdtype(dt, jnp.floating):
@@ -159,10 +167,14 @@ def check_state(
     state_dtype = _float_dtype_of(name, leaves)
     if state_dtype != dtype:
         raise TypeError(f"{name} has dtype {state_dtype} but params have {dtype}; cast one of them")
+    for leaf in leaves:
+        _check_finite(name, leaf)
     return batched == {True}
 
 
-def _check_targets(cell: AbstractCell, targets: jax.Array, lead: tuple[int, ...], dtype) -> None:
+def _check_targets(
+    cell: AbstractCell, targets: jax.Array, lead: tuple[int, ...], dtype, loss: Any
+) -> None:
     if jnp.issubdtype(targets.dtype, jnp.integer):
         if tuple(targets.shape) != lead:
             raise ValueError(
@@ -170,6 +182,12 @@ def _check_targets(cell: AbstractCell, targets: jax.Array, lead: tuple[int, ...]
                 f"{_shape_str(tuple(targets.shape))}"
             )
         _check_target_values(cell, targets)
+        if loss in _FLOAT_TARGET_LOSSES:
+            raise TypeError(
+                f"loss={loss.__name__} compares the outputs with float targets of shape "
+                f"(..., output_size); integer targets are class labels: use "
+                f"loss=gradalgos.losses.cross_entropy (or cast the targets to float)"
+            )
         return
     if not jnp.issubdtype(targets.dtype, jnp.floating):
         raise TypeError(f"targets must be a float or integer array, got dtype {targets.dtype}")
@@ -212,6 +230,41 @@ def _check_mask(mask: Any, lead: tuple[int, ...]) -> jax.Array | None:
     return mask
 
 
+@functools.lru_cache(maxsize=256)
+def _loss_output(loss: Any, y: jax.ShapeDtypeStruct, target: jax.ShapeDtypeStruct) -> str | None:
+    """What is wrong with ``loss(y, target)``'s output for one step (``None``: a float scalar),
+    from ``jax.eval_shape`` (no computation; cached per loss and shapes)."""
+    try:
+        out = jax.eval_shape(loss, y, target)
+    except Exception as e:  # the user's function failed on the step's shapes: say so, with why
+        return f"raised {type(e).__name__}: {e}"
+    if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
+        got = _shape_str(out.shape) if isinstance(out, jax.ShapeDtypeStruct) else type(out)
+        return f"returned {got}, not a scalar"
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        return f"returned dtype {out.dtype}, not a float"
+    return None
+
+
+def _check_loss(
+    cell: AbstractCell, loss: Any, targets: jax.Array, lead: tuple[int, ...], dtype: Any
+) -> None:
+    """``loss(y (output_size,), target of one step)`` must return a float scalar."""
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable ℓ(y, target) -> scalar, got {loss!r}")
+    y = jax.ShapeDtypeStruct((cell.output_size,), dtype)
+    target = jax.ShapeDtypeStruct(tuple(targets.shape[len(lead) :]), targets.dtype)
+    try:
+        problem = _loss_output(loss, y, target)
+    except TypeError:  # an unhashable callable: check without the cache
+        problem = _loss_output.__wrapped__(loss, y, target)
+    if problem is not None:
+        raise TypeError(
+            f"loss must map (y {_shape_str(y.shape)}, target {_shape_str(target.shape)} "
+            f"{target.dtype}) to a float scalar; {getattr(loss, '__name__', loss)!r} {problem}"
+        )
+
+
 def validate(
     cell: Any, params: Params, state0: State, xs: Any, targets: Any, mask: Any, loss: Any
 ) -> Batch:
@@ -243,7 +296,8 @@ def validate(
         raise TypeError(f"xs has dtype {xs.dtype} but params have {dtype}; cast one of them")
     _check_finite("xs", xs)
     targets = _as_array("targets", targets)
-    _check_targets(cell, targets, lead, dtype)
+    _check_targets(cell, targets, lead, dtype, loss)
+    _check_loss(cell, loss, targets, lead, dtype)
     mask = _check_mask(mask, lead)
     state_batched = check_state(cell, state0, lead[0] if batched else None, dtype)
     return Batch(params, state0, xs, targets, mask, batched, state_batched)
@@ -291,16 +345,16 @@ _PASSED_ONLINE_STRUCTURE: dict[Hashable, None] = {}
 _MAX_SIGNATURES = 256
 
 
-def _signature(cell: AbstractCell, steps: str | None, tree: Any) -> Hashable | None:
-    """``(cell, steps, tree structure, (kind, shape, dtype) of every leaf)``, or ``None`` when a
-    leaf is not a concrete array (traced, a Python list or number) or the cell is unhashable."""
+def _signature(cell: AbstractCell, what: Hashable, tree: Any) -> Hashable | None:
+    """``(cell, what, tree structure, (kind, shape, dtype) of every leaf)``, or ``None`` when a
+    leaf is not a concrete array (traced, a Python list or number) or a part is unhashable."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     specs = []
     for leaf in leaves:
         if isinstance(leaf, jax.core.Tracer) or not isinstance(leaf, jax.Array | np.ndarray):
             return None
         specs.append((isinstance(leaf, np.ndarray), leaf.shape, np.dtype(leaf.dtype)))
-    key = (cell, steps, treedef, tuple(specs))
+    key = (cell, what, treedef, tuple(specs))
     try:
         hash(key)
     except TypeError:
@@ -316,10 +370,12 @@ def check_online_step(
     targets: Any,
     mask: Any,
     steps: str | None,
+    loss: Any,
     *,
     donate_carry: Any = False,
-) -> None:
-    """Checks for ``RTRL.step`` (``steps=None``: one step) and ``Hybrid.step`` (a block)."""
+) -> tuple[Any, Any, Any]:
+    """Checks for ``RTRL.step`` (``steps=None``: one step) and ``Hybrid.step`` (a block);
+    returns ``(xs, targets, mask)`` as arrays (lists and numbers converted)."""
     from gradalgos.algorithms.sensitivity import SensitivityState
 
     if not isinstance(donate_carry, bool):
@@ -335,7 +391,7 @@ def check_online_step(
             "its successor into the same buffers; pass the carry that step returned"
         )
     name = "x" if steps is None else "xs"
-    signature = _signature(cell, steps, (params, carry, xs, targets, mask))
+    signature = _signature(cell, (steps, loss), (params, carry, xs, targets, mask))
     if signature is not None and signature in _PASSED_ONLINE_STRUCTURE:
         for leaf in jax.tree_util.tree_leaves(params):
             _check_finite("params", leaf)
@@ -343,18 +399,25 @@ def check_online_step(
         _check_target_values(cell, targets)
         if mask is not None:
             _check_finite("mask", mask)
-        return
-    _check_online_inputs(cell, params, carry, (xs, targets, mask), steps)
+        return xs, targets, mask
+    inputs = _check_online_inputs(cell, params, carry, (xs, targets, mask), steps, loss)
     if signature is not None:
         if len(_PASSED_ONLINE_STRUCTURE) >= _MAX_SIGNATURES:
             _PASSED_ONLINE_STRUCTURE.pop(next(iter(_PASSED_ONLINE_STRUCTURE)))
         _PASSED_ONLINE_STRUCTURE[signature] = None
+    return inputs
 
 
 def _check_online_inputs(
-    cell: AbstractCell, params: Params, carry: Any, inputs: tuple[Any, Any, Any], steps: str | None
-) -> None:
-    """Every check of :func:`check_online_step` on ``inputs = (xs, targets, mask)``."""
+    cell: AbstractCell,
+    params: Params,
+    carry: Any,
+    inputs: tuple[Any, Any, Any],
+    steps: str | None,
+    loss: Any,
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """Every check of :func:`check_online_step` on ``inputs = (xs, targets, mask)``; returns
+    them as arrays."""
     xs, targets, mask = inputs
     name = "x" if steps is None else "xs"
     dtype = check_params(cell, params)
@@ -374,5 +437,7 @@ def _check_online_inputs(
         raise TypeError(f"{name} has dtype {xs.dtype} but params have {dtype}; cast one of them")
     _check_finite(name, xs)
     lead = tuple(xs.shape[:-1])
-    _check_targets(cell, _as_array("targets", targets), lead, dtype)
-    _check_mask(mask, lead)
+    targets = _as_array("targets", targets)
+    _check_targets(cell, targets, lead, dtype, loss)
+    _check_loss(cell, loss, targets, lead, dtype)
+    return xs, targets, _check_mask(mask, lead)

@@ -74,7 +74,9 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         from gradalgos._validation import check_online_step
 
         steps = None if self.single_step else "block"
-        check_online_step(cell, params, carry, xs, targets, mask, steps, donate_carry=donate_carry)
+        xs, targets, mask = check_online_step(
+            cell, params, carry, xs, targets, mask, steps, loss, donate_carry=donate_carry
+        )
         compiled = _advance_donating if donate_carry else _advance_compiled
         args = (cell, loss, params, carry, xs, targets, mask)
         return compiled(*args, single_step=self.single_step)

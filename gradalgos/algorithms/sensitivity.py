@@ -239,21 +239,25 @@ def sensitivity_sequence(
             propagate=propagate,
         )
 
-    def body(carry, blk):
+    def block_inputs(i):
+        """Block i's inputs, sliced inside the loop body: a reshaped ``(n_prop, h, ...)`` copy
+        made before the loop would be O(T) memory (under a batch ``vmap``, a time-major copy)."""
+        if single:
+            take = lambda a: jax.lax.dynamic_index_in_dim(a, i, keepdims=False)  # noqa: E731
+        else:
+            take = lambda a: jax.lax.dynamic_slice_in_dim(a, i * h, h)  # noqa: E731
+        return jax.tree_util.tree_map(take, (xs, targets, mask))
+
+    def body(carry, i):
         s, M, grad, total = carry
-        s, M, value, g = run(s, M, *blk, single_step=single, propagate=True)
+        s, M, value, g = run(s, M, *block_inputs(i), single_step=single, propagate=True)
         return (s, M, jax.tree_util.tree_map(jnp.add, grad, g), total + value), None
 
     M0 = initial_sensitivity(cell, params, state0)
     grad0 = jax.tree_util.tree_map(jnp.zeros_like, params)
     carry = (s0, M0, grad0, jnp.zeros((), mask.dtype))
     if n_prop:
-        head = n_prop * h
-        shape = (n_prop,) if single else (n_prop, h)
-        blocks = jax.tree_util.tree_map(
-            lambda a: a[:head].reshape((*shape, *a.shape[1:])), (xs, targets, mask)
-        )
-        carry, _ = jax.lax.scan(body, carry, blocks)
+        carry, _ = jax.lax.scan(body, carry, jnp.arange(n_prop))
     s, M, grad, total = carry
     tail = jax.tree_util.tree_map(
         lambda a: a[T - 1] if single else a[T - last :], (xs, targets, mask)

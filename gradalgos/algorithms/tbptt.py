@@ -14,11 +14,13 @@ from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
 __all__ = ["TBPTT"]
 
 
-def _pad_time(a: jax.Array, front: int, back: int) -> jax.Array:
-    """Zero-pad axis 1 (time) of a batched array."""
+def _pad_time(a: jax.Array, front: int) -> jax.Array:
+    """Pad axis 1 (time) of a batched array at the front with copies of its first step (not
+    zeros: a padded step's loss is masked out, and a loss such as |y − t|/|t| that is undefined
+    at a zero target would turn 0 · inf into NaN)."""
     widths = [(0, 0)] * a.ndim
-    widths[1] = (front, back)
-    return jnp.pad(a, widths)
+    widths[1] = (front, 0)
+    return jnp.pad(a, widths, mode="edge")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +68,14 @@ class TBPTT(AbstractAlgorithm):
         loss: Loss,
     ) -> tuple[jax.Array, Params, State]:
         T = xs.shape[1]
-        k1, k2 = self.k1, self.window
-        history = k2 - k1  # steps before a chunk that its window also runs through
+        # A window longer than T reaches back before t = 0 only through inactive padding:
+        # k2 = T gives the same gradient at a cost that does not grow with the requested k2.
+        k1, k2 = self.k1, min(self.window, T)
+        history = max(0, k2 - k1)  # steps before a chunk that its window also runs through
         n_full, rem = divmod(T, k1)  # full chunks, then a last chunk of rem steps (if any)
         # Front padding with `history` inactive steps gives every window the same length k2;
         # an inactive step leaves the state unchanged and carries no loss.
-        xf, tf, mf = (_pad_time(a, history, 0) for a in (xs, targets, mask))
+        xf, tf, mf = (_pad_time(a, history) for a in (xs, targets, mask))
         af = jnp.arange(T + history) >= history
 
         def window_grad(s_start, x, t, m, a, n_loss):
