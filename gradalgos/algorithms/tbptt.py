@@ -31,7 +31,9 @@ class TBPTT(AbstractAlgorithm):
 
     Biased unless ``k2 ≥ T``, where it equals BPTT. ``TBPTT(k)`` is TBPTT(k, k), the common
     "chunk and detach". Time O(cost(step)·k2/k1) per step (O(n²·k2/k1) fully connected);
-    memory O(k2·S). The loss value is exact (the forward pass is not truncated).
+    memory O(k2·S), plus one copy of the inputs padded with k2 − k1 steps (O(T·(m + o)), as
+    the inputs themselves). The loss value is exact (the forward pass is not truncated). A
+    ``k2`` beyond T is capped at T, which gives the same gradient.
 
     Arguments:
         k1: steps between two truncated backward passes (≥ 1).
