@@ -199,19 +199,86 @@ def test_shared_initial_state_broadcasts_over_batch():
     assert max_rel_error(shared[1], explicit[1]) == 0.0
 
 
-def test_cross_entropy_with_integer_labels_matches_reference():
+def _labels(key, o):
+    return jax.random.randint(key, (B, T), 0, o)
+
+
+def _distributions(key, o):
+    return jax.nn.softmax(jax.random.normal(key, (B, T, o), jnp.float64))
+
+
+def _probabilities(key, o):
+    return jax.random.uniform(key, (B, T, o), jnp.float64)
+
+
+def _reals(key, o):
+    return jax.random.normal(key, (B, T, o), jnp.float64)
+
+
+#: The built-in losses besides integer-label cross-entropy, each with targets of the kind it
+#: documents: name -> (loss, target maker).
+LOSS_CASES = {
+    "cross_entropy-distributions": (ga.losses.cross_entropy, _distributions),
+    "sigmoid_binary_cross_entropy": (ga.losses.sigmoid_binary_cross_entropy, _probabilities),
+    "sum_squared_error": (ga.losses.sum_squared_error, _reals),
+}
+
+
+def _check_loss_matches_reference(loss_fn, make_targets):
+    """The loss value and the gradient of BPTT, RTRL and the hybrid with ``loss_fn`` = those
+    of the unrolled Python loop, under a random mask, in float64, to round-off."""
     cell = ga.cells.Elman(input_size=3, hidden_size=4, output_size=5)
     params, state0, xs, _ = make_data(cell, jax.random.key(9))
-    labels = jax.random.randint(jax.random.key(1), (B, T), 0, 5)
-    mask = jnp.ones((B, T))
-    ref = jax.grad(
-        lambda p: unrolled_loss(cell, p, state0, xs, labels, mask, ga.losses.cross_entropy)[0]
+    targets = make_targets(jax.random.key(1), cell.output_size)
+    mask = jnp.asarray(np.random.default_rng(1).random((B, T)) > 0.3, jnp.float64)
+    (ref_loss, _), ref = jax.value_and_grad(
+        lambda p: unrolled_loss(cell, p, state0, xs, targets, mask, loss_fn), has_aux=True
     )(params)
     for alg in (ga.BPTT(), ga.RTRL(), ga.Hybrid(block=2)):
-        _, grads, _ = ga.value_and_grad(
-            alg, cell, params, state0, xs, labels, loss=ga.losses.cross_entropy
+        loss, grads, _ = ga.value_and_grad(
+            alg, cell, params, state0, xs, targets, mask=mask, loss=loss_fn
         )
-        assert max_rel_error(grads, ref) <= 1e-9
+        assert loss.dtype == jnp.float64
+        assert float(loss) == pytest.approx(float(ref_loss), rel=1e-13)
+        assert max_rel_error(grads, ref) <= 1e-12
+
+
+def test_cross_entropy_with_integer_labels_matches_reference():
+    _check_loss_matches_reference(ga.losses.cross_entropy, _labels)
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSS_CASES))
+def test_builtin_losses_match_reference(loss_name):
+    _check_loss_matches_reference(*LOSS_CASES[loss_name])
+
+
+_Y, _ZERO = [1.0, 2.0], [0.0, 0.0]
+_LOGITS = list(np.log([1.0, 3.0]))  # softmax = (1/4, 3/4); sigmoid = (1/2, 3/4)
+
+#: Hand-computed values of the documented formulas: name -> (loss, y, target, value).
+HAND_CASES = {
+    "sum_squared_error": (ga.losses.sum_squared_error, _Y, _ZERO, 2.5),  # ½ (1 + 4)
+    "mse": (ga.losses.mse, _Y, _ZERO, 2.5),  # (1 + 4) / 2
+    # -log(3/4)
+    "cross_entropy-label": (ga.losses.cross_entropy, _LOGITS, 1, np.log(4 / 3)),
+    # a one-hot distribution is its label
+    "cross_entropy-one-hot": (ga.losses.cross_entropy, _LOGITS, [0.0, 1.0], np.log(4 / 3)),
+    # -(½ log ¼ + ½ log ¾) = log 4 - ½ log 3
+    "cross_entropy-distribution": (
+        ga.losses.cross_entropy, _LOGITS, [0.5, 0.5], np.log(4) - 0.5 * np.log(3)
+    ),
+    # Σ_i -t_i log σ(x_i) - (1 - t_i) log(1 - σ(x_i)): target 1 at σ = ½ gives log 2, target 0
+    # at σ = ¾ gives -log ¼ = log 4; in all log 8
+    "sigmoid_binary_cross_entropy": (
+        ga.losses.sigmoid_binary_cross_entropy, _LOGITS, [1.0, 0.0], np.log(8)
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(HAND_CASES))
+def test_losses_on_hand_computed_values(name):
+    loss_fn, y, target, value = HAND_CASES[name]
+    assert float(loss_fn(jnp.asarray(y), jnp.asarray(target))) == pytest.approx(value, rel=1e-14)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import pytest
+from cases import CELL_CASES
 from test_algorithms import make_data, max_rel_error
 
 import gradalgos as ga
@@ -24,16 +25,32 @@ def problem():
     return cell, params, state0[0], xs[0], targets[0]
 
 
-def test_online_rtrl_per_step_gradients_sum_to_full_gradient(problem):
-    cell, params, s0, xs, targets = problem
-    full_loss, full_grads, full_state = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
+@pytest.fixture(scope="module", params=sorted(CELL_CASES))
+def cell_problem(request):
+    """One 7-step sequence for each cell of the suite (tuple states: LSTM, Stack, …)."""
+    cell = CELL_CASES[request.param]()
+    params, state0, xs, targets = make_data(cell, jax.random.key(1), batch=2, steps=7)
+    s0 = jax.tree_util.tree_map(lambda s: s[0], state0)
+    full = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs[0], targets[0])
+    return request.param, cell, params, s0, xs[0], targets[0], full
+
+
+def test_online_rtrl_per_step_gradients_sum_to_full_gradient(cell_problem):
+    name, cell, params, s0, xs, targets, (full_loss, full_grads, full_state) = cell_problem
     rtrl = ga.RTRL()
     carry = rtrl.init(cell, params, s0)
     S = cell.state_size
-    # M is carried for the state's parameters only; the readout's ∂s/∂θ is 0 and not stored.
-    assert {k: None if m is None else m.shape for k, m in carry.sensitivity.items()} == {
-        k: None if k in ("W_out", "b_out") else (S, *p.shape) for k, p in params.items()
-    }
+    # M is carried for the state's parameters only (leaves (S, *leaf.shape)); a readout's
+    # ∂s/∂θ is 0 and not stored (None).
+    sens = jax.tree_util.tree_leaves(carry.sensitivity, is_leaf=lambda m: m is None)
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    assert len(sens) == len(leaves)
+    pairs = list(zip(sens, leaves, strict=True))
+    assert all(m is None or m.shape == (S, *p.shape) for m, (_, p) in pairs)
+    assert any(m is not None for m in sens)
+    if name == "elman-tanh":
+        uncarried = {jax.tree_util.keystr(k) for m, (k, _) in pairs if m is None}
+        assert uncarried == {"['W_out']", "['b_out']"}
     total, grads = 0.0, jax.tree_util.tree_map(jnp.zeros_like, params)
     for t in range(xs.shape[0]):
         carry, loss_t, g_t = rtrl.step(cell, params, carry, xs[t], targets[t])
@@ -44,18 +61,25 @@ def test_online_rtrl_per_step_gradients_sum_to_full_gradient(problem):
     assert max_rel_error(carry.state, full_state) <= 1e-13
 
 
-@pytest.mark.parametrize("h", [1, 2, 3])
-def test_online_hybrid_block_gradients_sum_to_full_gradient(problem, h):
-    cell, params, s0, xs, targets = problem
-    _, full_grads, _ = ga.value_and_grad(ga.BPTT(), cell, params, s0, xs, targets)
+# Every cell with h = 3 (7 steps = blocks of 3, 3, 1: a full and a partial block); the Elman
+# cell with h = 1 and 2 too (one compilation per cell and block length: the cost of this file).
+HYBRID_CASES = [("elman-tanh", 1), ("elman-tanh", 2)] + [(name, 3) for name in sorted(CELL_CASES)]
+
+
+@pytest.mark.parametrize(("cell_problem", "h"), HYBRID_CASES, indirect=["cell_problem"])
+def test_online_hybrid_block_gradients_sum_to_full_gradient(cell_problem, h):
+    _, cell, params, s0, xs, targets, (full_loss, full_grads, full_state) = cell_problem
     hybrid = ga.Hybrid(block=h)
     carry = hybrid.init(cell, params, s0)
-    grads = jax.tree_util.tree_map(jnp.zeros_like, params)
+    total, grads = 0.0, jax.tree_util.tree_map(jnp.zeros_like, params)
     for start in range(0, xs.shape[0], h):  # 7 steps: the last block is partial for h = 2, 3
         block = slice(start, start + h)
-        carry, _, g = hybrid.step(cell, params, carry, xs[block], targets[block])
+        carry, loss, g = hybrid.step(cell, params, carry, xs[block], targets[block])
+        total = total + loss
         grads = jax.tree_util.tree_map(jnp.add, grads, g)
+    assert float(total) == pytest.approx(float(full_loss), rel=1e-13)
     assert max_rel_error(grads, full_grads) <= 1e-10
+    assert max_rel_error(carry.state, full_state) <= 1e-13
 
 
 def test_online_step_jits_and_vmaps(problem):
@@ -169,7 +193,8 @@ def test_repeated_step_checks_still_catch_bad_values(problem):
     rtrl = ga.RTRL()
     carry, _, _ = rtrl.step(cell, params, rtrl.init(cell, params, s0), xs[0], targets[0])
     # the next step's inputs have a checked structure: only their values are checked
-    assert _signature(cell, None, (params, carry, xs[1], targets[1], None)) in _PASSED
+    signature = _signature(cell, (None, ga.losses.mse), (params, carry, xs[1], targets[1], None))
+    assert signature in _PASSED
     nan_params = {**params, "W_rec": params["W_rec"].at[0, 0].set(jnp.nan)}
     bad = [
         ((params, xs[1].at[0].set(jnp.nan), targets[1]), "x contains NaN"),

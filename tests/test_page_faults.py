@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from gradalgos.bench.schema import MEASURED_FIELDS
-from gradalgos.bench.timing import PER_CALL_FIELDS, counters_per_call, cpu_counters
+from gradalgos.bench.timing import (
+    PER_CALL_FIELDS,
+    CpuCounters,
+    counters_per_call,
+    cpu_counters,
+)
 from gradalgos.plots.page_faults import cpu_time_fits, figure_page_faults, page_fault_section
 from tests.rows import n_sweep_row
 
@@ -25,7 +30,30 @@ def test_counters_count_the_pages_of_fresh_memory() -> None:
     counters = counters_per_call(before, calls=2)
     assert block.sum() == nbytes // 8
     assert counters["page_faults_per_call"] * 2 >= nbytes // (2 * 2**20)
-    assert counters["cpu_user_s_per_call"] >= 0 and counters["cpu_sys_s_per_call"] >= 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="getrusage is POSIX")
+def test_user_time_counts_work_in_user_mode() -> None:
+    # ~0.1 s of pure Python arithmetic: user time, no system calls, no fresh memory. No bound
+    # on how much time (that would depend on the machine), only that it shows up, as user time.
+    before = cpu_counters()
+    assert sum(i * i for i in range(2_000_000)) > 0
+    counters = counters_per_call(before, calls=1)
+    assert counters["cpu_user_s_per_call"] > 0
+    assert counters["cpu_user_s_per_call"] > counters["cpu_sys_s_per_call"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="getrusage is POSIX")
+def test_counters_per_call_divide_each_counter_by_the_calls() -> None:
+    # A snapshot set 1000 faults, 3 s user and 1 s system time back: per call over 2 calls that
+    # is 500, 1.5 s and 0.5 s, plus half of the (µs) CPU time between the two snapshots.
+    now = cpu_counters()
+    before = CpuCounters(now.page_faults - 1000, now.user_s - 3.0, now.sys_s - 1.0)
+    counters = counters_per_call(before, calls=2)
+    assert list(counters) == list(PER_CALL_FIELDS)
+    assert counters["page_faults_per_call"] == pytest.approx(500, abs=100)
+    assert counters["cpu_user_s_per_call"] == pytest.approx(1.5, abs=0.25)
+    assert counters["cpu_sys_s_per_call"] == pytest.approx(0.5, abs=0.25)
 
 
 def test_counters_are_none_where_not_measurable() -> None:

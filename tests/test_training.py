@@ -106,15 +106,40 @@ def test_online_rtrl_learns_a_sine():
     assert result.history.loss[-1] < 0.5 * result.history.loss[0]
 
 
+#: The optax optimiser each name stands for at learning rate 0.1, and its first update as
+#: ``-0.1 · first(g)`` for a gradient g, from the update rules with optax's defaults: Nesterov
+#: momentum 0.9 gives (1 + 0.9)·g; RMSProp (decay 0.9, ν₀ = 0) g / √(0.1·g²); Adam's
+#: bias-corrected first step g / |g|.
+OPTAX_REFERENCES = {
+    "sgd": (optax.sgd(0.1), lambda g: g),
+    "nesterov": (optax.sgd(0.1, momentum=0.9, nesterov=True), lambda g: 1.9 * g),
+    "rmsprop": (optax.rmsprop(0.1), lambda g: g / jnp.sqrt(0.1 * g**2)),
+    "adam": (optax.adam(0.1), jnp.sign),
+}
+
+
+@pytest.mark.parametrize("clip", [None, 1.0])
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_optimizers_by_name_descend_a_quadratic(name):
-    tx = make_optimizer(name, 0.1, clip=1.0)
-    x = jnp.array([3.0, -2.0])
-    state = tx.init(x)
+def test_optimizers_by_name_are_the_optax_optimizers(name, clip):
+    """``make_optimizer(name, 0.1, clip=clip)``'s first update on the quadratic ``Σ x²`` is the
+    hand-computed one (learning rate, momentum and clipping included), and five steps follow
+    the optax optimiser (after ``clip_by_global_norm``) applied directly."""
+    reference, first = OPTAX_REFERENCES[name]
+    if clip is not None:
+        reference = optax.chain(optax.clip_by_global_norm(clip), reference)
+    tx = make_optimizer(name, 0.1, clip=clip)
+    x = x_ref = jnp.array([3.0, -2.0])
+    g = 2 * x  # |g| = √52 ≈ 7.2: clipping to 1 rescales it
+    g_clipped = g if clip is None else g * clip / jnp.linalg.norm(g)
+    state, state_ref = tx.init(x), reference.init(x_ref)
+    updates, _ = tx.update(g, state, x)
+    np.testing.assert_allclose(updates, -0.1 * first(g_clipped), rtol=1e-6)
     for _ in range(5):
         updates, state = tx.update(2 * x, state, x)
         x = optax.apply_updates(x, updates)
-    assert float(jnp.sum(x**2)) < 13.0
+        updates_ref, state_ref = reference.update(2 * x_ref, state_ref, x_ref)
+        x_ref = optax.apply_updates(x_ref, updates_ref)
+        np.testing.assert_allclose(x, x_ref, rtol=1e-14, atol=0)
 
 
 def test_clipping_bounds_the_update():
