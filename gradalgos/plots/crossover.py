@@ -89,6 +89,14 @@ def _none(x: np.ndarray, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str,
     return text
 
 
+def _note(at: float | None, measured: np.ndarray, compared: tuple) -> str:
+    """The crossover's note: how ``at`` was found, or why there is none (``compared`` are the
+    arguments of :func:`_none`)."""
+    if at is not None:
+        return _how(at, measured)
+    return "none: " + (_none(*compared) if len(compared[0]) else "no data")
+
+
 def _linear_extension(xm: np.ndarray, ym: np.ndarray, at: np.ndarray) -> np.ndarray:
     """``c + s·x`` through the last two points ``(xm, ym)``, evaluated at ``at``."""
     s = (ym[-1] - ym[-2]) / (xm[-1] - xm[-2])
@@ -175,20 +183,9 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     style.save(fig, out / "crossover.png")
-    hybrid_at = result["hybrid_beats_rtrl_n"]
-    if hybrid_at is not None:
-        hybrid_note = _how(hybrid_at, n_common)
-    elif len(n_common):
-        hybrid_note = "none: " + _none(n_common, th, tr, "hybrid", "RTRL", "n")
-    else:
-        hybrid_note = "none: no data"
-    bptt_at = result["bptt_exceeds_rtrl_T"]
-    if bptt_at is not None:
-        bptt_note = _how(bptt_at, T_common)
-    elif len(T_cmp):
-        bptt_note = "none: " + _none(T_cmp, mr_cmp, mb_cmp, "RTRL", "BPTT", "T")
-    else:
-        bptt_note = "none: no data"
+    hybrid_at, bptt_at = result["hybrid_beats_rtrl_n"], result["bptt_exceeds_rtrl_T"]
+    hybrid_note = _note(hybrid_at, n_common, (n_common, th, tr, "hybrid", "RTRL", "n"))
+    bptt_note = _note(bptt_at, T_common, (T_cmp, mr_cmp, mb_cmp, "RTRL", "BPTT", "T"))
     if extended:
         bptt_note += (
             f"; RTRL's temp bytes extended linearly in T from its last two points ({last_two})"
