@@ -250,8 +250,6 @@ def _check_loss(
     cell: AbstractCell, loss: Any, targets: jax.Array, lead: tuple[int, ...], dtype: Any
 ) -> None:
     """``loss(y (output_size,), target of one step)`` must return a float scalar."""
-    if not callable(loss):
-        raise TypeError(f"loss must be a callable ℓ(y, target) -> scalar, got {loss!r}")
     y = jax.ShapeDtypeStruct((cell.output_size,), dtype)
     target = jax.ShapeDtypeStruct(tuple(targets.shape[len(lead) :]), targets.dtype)
     try:
@@ -265,13 +263,25 @@ def _check_loss(
         )
 
 
+def _check_targets_and_loss(
+    cell: AbstractCell, targets: Any, lead: tuple[int, ...], dtype: Any, loss: Any
+) -> jax.Array:
+    """``loss`` callable, ``targets`` matching the leading axes ``lead`` and the cell, and
+    ``loss`` mapping one step's output and target to a float scalar; returns the targets as
+    an array."""
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable ℓ(y, target) -> scalar, got {loss!r}")
+    targets = _as_array("targets", targets)
+    _check_targets(cell, targets, lead, dtype, loss)
+    _check_loss(cell, loss, targets, lead, dtype)
+    return targets
+
+
 def validate(
     cell: Any, params: Params, state0: State, xs: Any, targets: Any, mask: Any, loss: Any
 ) -> Batch:
     """All checks of :func:`gradalgos.value_and_grad`; returns the normalised inputs."""
     cell = check_cell(cell)
-    if not callable(loss):
-        raise TypeError(f"loss must be a callable ℓ(y, target) -> scalar, got {loss!r}")
     dtype = check_params(cell, params)
     xs = _as_array("xs", xs)
     if not jnp.issubdtype(xs.dtype, jnp.floating):
@@ -295,9 +305,7 @@ def validate(
     if xs.dtype != dtype:
         raise TypeError(f"xs has dtype {xs.dtype} but params have {dtype}; cast one of them")
     _check_finite("xs", xs)
-    targets = _as_array("targets", targets)
-    _check_targets(cell, targets, lead, dtype, loss)
-    _check_loss(cell, loss, targets, lead, dtype)
+    targets = _check_targets_and_loss(cell, targets, lead, dtype, loss)
     mask = _check_mask(mask, lead)
     state_batched = check_state(cell, state0, lead[0] if batched else None, dtype)
     return Batch(params, state0, xs, targets, mask, batched, state_batched)
@@ -437,7 +445,5 @@ def _check_online_inputs(
         raise TypeError(f"{name} has dtype {xs.dtype} but params have {dtype}; cast one of them")
     _check_finite(name, xs)
     lead = tuple(xs.shape[:-1])
-    targets = _as_array("targets", targets)
-    _check_targets(cell, targets, lead, dtype, loss)
-    _check_loss(cell, loss, targets, lead, dtype)
+    targets = _check_targets_and_loss(cell, targets, lead, dtype, loss)
     return xs, targets, _check_mask(mask, lead)

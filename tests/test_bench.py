@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from gradalgos.bench.process_memory import attributable_peak
 from gradalgos.bench.runner import run_configs
 from gradalgos.bench.schema import COMMON_FIELDS, MEASURED_FIELDS
 from gradalgos.bench.store import append_row, measured_keys
-from gradalgos.bench.version import run_metadata
+from gradalgos.bench.version import new_run_id, run_metadata
 from gradalgos.plots import fit_loglog, load_rows, make_report
 from gradalgos.plots.fit import local_slopes
 from gradalgos.plots.rate import dominant_flops
@@ -187,6 +188,13 @@ def _meta() -> dict:
     return run_metadata(["(test)"])
 
 
+def test_each_run_gets_its_own_run_id() -> None:
+    assert run_metadata([])["run_id"]
+    ids = {new_run_id() for _ in range(50)}
+    assert len(ids) == 50  # same second, different suffix
+    assert all(re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", i) for i in ids)
+
+
 def test_skip_if_measured_and_force(tmp_path: Path, worker: Worker) -> None:
     results = tmp_path / "results.jsonl"
     configs = [BenchConfig("agreement", "bptt", "elman", 4, 4, repeats=1)]
@@ -296,6 +304,8 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
         else:
             assert row["reason"]
         json.dumps(row)
+    # One invocation is one run: every row carries the same, non-empty run id.
+    assert len({row["run_id"] for row in rows}) == 1 and rows[0]["run_id"]
     assert (tmp_path / "REPORT.md").exists()
     for name in FIGURES:
         assert (tmp_path / name).stat().st_size > 0

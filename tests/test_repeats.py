@@ -10,6 +10,8 @@ import pytest
 
 from gradalgos.plots import make_report
 from gradalgos.plots.repeats import median_rows, run_spread, split_runs
+from gradalgos.plots.scaling import scaling_fits
+from gradalgos.plots.tables import baseline_table, exponent_table
 from tests.rows import n_sweep_row
 
 NS = (64, 128, 256, 512)
@@ -48,6 +50,45 @@ def test_split_runs_takes_the_rth_measurement_of_each_config() -> None:
     assert runs[1] == second
 
 
+def test_split_runs_follows_run_ids() -> None:
+    # Run a measures every n, run b re-measures n = 512 only, run c every n again. By order
+    # alone, "run 1" would mix b's n = 512 with c's other points; run ids keep them apart.
+    a = [{**r, "run_id": "a"} for r in _power_law("hybrid", 3.0)]
+    b = [{**_row("hybrid", 512, 1.0), "run_id": "b"}]
+    c = [{**r, "run_id": "c"} for r in _power_law("hybrid", 2.0)]
+    assert split_runs(a + b + c) == [a, b, c]
+    spread = run_spread(a + b + c)["hybrid"]
+    assert spread.per_run == pytest.approx((3.0, 2.0), abs=1e-9)  # b: one point, no fit
+
+
+def test_baseline_ratios_divide_times_of_one_run() -> None:
+    def timed(alg: str, n: int, seconds: float, run: str) -> dict:
+        return {**_row(alg, n, seconds), "run_id": run}
+
+    rows = [
+        timed("jax-scan", 64, 1.0, "a"),
+        timed("bptt", 64, 2.0, "a"),
+        timed("jax-scan", 64, 3.0, "b"),
+        timed("bptt", 64, 12.0, "b"),
+        timed("torch", 64, 5.0, "c"),  # no baseline in run c: no torch ratio at all
+    ]
+    text = baseline_table(rows)
+    header, _, line = text.strip().splitlines()
+    assert header.split(" | ")[2:4] == ["runs", "BPTT / baseline"]
+    # baseline: median of 1 and 3; BPTT: median of the ratios 2 and 4 (not 12 / 1 or 2 / 3).
+    assert line.split(" | ")[1:] == ["2", "2", "3", "— |"]
+
+
+def test_exponent_table_says_when_points_come_from_several_runs() -> None:
+    one = [{**r, "run_id": "a"} for r in _power_law("rtrl", 4.0)]
+    fits = {"time/step vs n": scaling_fits(one, "n", "n", "time_per_step_s")}
+    assert "n = 128…512 (3 pts) |" in exponent_table(one, fits)
+    outside = [{**one[0], "run_id": "b"}, *one[1:]]  # n = 64 is below the fit range
+    assert "n = 128…512 (3 pts) |" in exponent_table(outside, fits)
+    mixed = [*one[:2], *({**r, "run_id": "b"} for r in one[2:])]
+    assert "n = 128…512 (3 pts, from 2 runs) |" in exponent_table(mixed, fits)
+
+
 def test_per_run_fits_and_pooled_fit_recover_known_slopes() -> None:
     # Three runs of the hybrid with slopes 2.6, 3.0, 3.4: each run's fit recovers its own
     # slope; the per-config median over the runs is the middle run's time, slope 3.0.
@@ -78,6 +119,13 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
     section = text.split("## Run-to-run spread")[1].split("\n## ")[0]
     assert "Up to 2 runs" in section
     assert "3.70 4.10" in section
+    assert "- runs: no run ids recorded" in text
+    # With run ids the header counts the runs, and each run is fitted apart by its id.
+    rows = [{**r, "run_id": "b" if r in rerun else "a"} for r in rows]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = make_report(results).read_text()
+    assert "- runs: 2 (run ids `a`, `b`)" in text
+    assert "3.70 4.10" in text.split("## Run-to-run spread")[1]
     # The median of two runs is their mean; the pooled slope is numpy's fit of those medians
     # over the top two octaves (n = 128…512).
     medians = [np.median([1e-9 * n**3.7, 1e-9 * n**4.1]) for n in NS[1:]]

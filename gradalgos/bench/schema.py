@@ -27,6 +27,8 @@ COMMON_FIELDS: dict[str, str] = {
     "code_version": "hash of the measured gradalgos sources (bench.version.code_version)",
     "git_commit": "HEAD commit (+dirty if gradalgos/ has uncommitted changes)",
     "command": "the command line of the run",
+    "run_id": "the run (one bench invocation) that wrote the row: its UTC start and a random "
+    "suffix; the report divides times only within one run",
     "date": "UTC time the row was written",
     "host_cpus": "CPU count of the host",
     "host_cpu": "CPU model",

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import ast
+import datetime
 import hashlib
 import os
 import platform
+import secrets
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["code_version", "executable_source", "git_commit", "run_metadata"]
+__all__ = ["code_version", "executable_source", "git_commit", "new_run_id", "run_metadata"]
 
 #: Environment variables that change how the process allocates memory (and so CPU timings).
 ALLOCATOR_ENV: tuple[str, ...] = ("GLIBC_TUNABLES", "LD_PRELOAD", "MALLOC_ARENA_MAX")
@@ -83,10 +85,18 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def new_run_id() -> str:
+    """A new run's identifier: its UTC start time and 6 random hex digits, e.g.
+    ``20261126T063012Z-3fa9c1`` (sortable; two runs started in the same second still differ)."""
+    start = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{start}-{secrets.token_hex(3)}"
+
+
 def run_metadata(argv: list[str] | None = None) -> dict[str, Any]:
-    """Fields shared by every row of a run: code version, commit, command, host."""
+    """Fields shared by every row of a run: its id, code version, commit, command, host."""
     argv = sys.argv[1:] if argv is None else argv
     return {
+        "run_id": new_run_id(),
         "code_version": code_version(),
         "git_commit": git_commit(),
         "command": ("python -m gradalgos.bench " + shlex.join(argv)).strip(),

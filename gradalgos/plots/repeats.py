@@ -6,8 +6,10 @@ memory is faulted in afresh; ``benchmarks/README.md``). ``nox -s bench -- --forc
 another run of the same code version to ``results.jsonl``; the report then fits each run
 apart and fits the per-config medians over the runs, so the spread is measured, not guessed.
 
-Run r is the r-th measurement of each config key (file order), so a partial rerun (say
-``--sweeps n --algorithms rtrl hybrid --force``) adds to the runs of the configs it covers.
+A run is one bench invocation, told apart by the rows' ``run_id``; a partial rerun (say
+``--sweeps n --algorithms rtrl hybrid --force``) is a run of the configs it covers. Rows written
+before run ids were recorded are split by order instead: run r is the r-th measurement of each
+config key (file order).
 """
 
 from __future__ import annotations
@@ -50,8 +52,17 @@ class RunSpread(NamedTuple):
 
 
 def split_runs(rows: Sequence[Row]) -> list[list[Row]]:
-    """Rows of one code version, in file order → runs; run r holds the r-th row of each config
-    key measured more than r times (so run 0 is the first measurement of every config)."""
+    """Rows of one code version, in file order → runs, in the order they started.
+
+    Where every row has a ``run_id``, a run is the rows of one id (the last row of each config
+    key in it). Otherwise run r holds the r-th row of each config key measured more than r
+    times (so run 0 is the first measurement of every config).
+    """
+    if rows and all(r.get("run_id") for r in rows):
+        by_run: dict[str, dict[str, Row]] = {}
+        for row in rows:
+            by_run.setdefault(row["run_id"], {})[row["key"]] = row
+        return [list(run.values()) for run in by_run.values()]
     runs: list[list[Row]] = []
     seen: dict[str, int] = {}
     for row in rows:

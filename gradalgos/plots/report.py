@@ -59,6 +59,15 @@ def _allocator_line(rows: Sequence[Row]) -> str:
     return "- memory allocator environment: " + "; ".join(f"`{s}`" for s in settings)
 
 
+def _runs_line(rows: Sequence[Row]) -> str:
+    """How many runs (bench invocations) wrote ``rows``, by their ``run_id``."""
+    ids = sorted({r["run_id"] for r in rows if r.get("run_id")})
+    if not ids:
+        return "- runs: no run ids recorded (older rows: a run is one commit and command)"
+    missing = " and rows without a run id" if any(not r.get("run_id") for r in rows) else ""
+    return f"- runs: {len(ids)} (run ids {', '.join(f'`{i}`' for i in ids)}{missing})"
+
+
 def _load_line(rows: Sequence[Row]) -> str:
     loads = sorted(r["load_avg_1m"] for r in rows if r.get("load_avg_1m") is not None)
     if not loads:
@@ -89,6 +98,7 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         f"- jax {_distinct(rows, 'jax_version')}, jaxlib {_distinct(rows, 'jaxlib_version')}, "
         f"Python {_distinct(rows, 'python')}; matmul precision: {_distinct(rows, 'precision')}",
         "- command(s): " + "; ".join(f"`{c}`" for c in commands),
+        _runs_line(rows),
         _load_line(rows),
         _allocator_line(rows),
         "",
@@ -208,7 +218,8 @@ def _spread_section(spread: dict[str, RunSpread]) -> str:
             "the runs.\n"
         )
     return (
-        f"Up to {runs} runs of this code version's n sweep (run r = the r-th measurement of "
+        f"Up to {runs} runs of this code version's n sweep (a run is one bench invocation, "
+        "told apart by the rows' `run_id`; rows without one: run r = the r-th measurement of "
         "each config; *runs* counts them per algorithm). "
         "The tables above use the last measurement of each config; here each run is fitted "
         "apart (same fit rule), and *exponent of the per-config medians* fits the median "
@@ -277,7 +288,10 @@ def make_report(
         "float64 check of it.\n",
         "## Baselines: our time / hand-written `jax.jit(jax.value_and_grad(loss over "
         "lax.scan))`, sweep n\n",
-        tables.baseline_table(rows),
+        tables.baseline_table(every),
+        "Each ratio divides two times measured in one run (the same `run_id`); where several "
+        "runs measured both, it is the median of their ratios (the baseline's time column: the "
+        "median over its runs).\n",
         "## Core performance targets\n",
         _core_targets(out / "core_targets.json"),
         *_optional(

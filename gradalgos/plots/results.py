@@ -16,6 +16,7 @@ __all__ = [
     "load_rows",
     "machine",
     "ok_rows_by_key",
+    "run_of",
     "select",
 ]
 
@@ -99,3 +100,12 @@ def ok_rows_by_key(rows: Iterable[Row]) -> dict[str, list[Row]]:
         if row.get("status") == "ok":
             by_key.setdefault(row["key"], []).append(row)
     return by_key
+
+
+def run_of(row: Row) -> tuple:
+    """The run (one bench invocation) that wrote ``row``: its ``run_id``; for rows written
+    before run ids were recorded, its (git commit, command), which cannot tell apart two runs
+    of one command at one commit."""
+    if row.get("run_id"):
+        return ("run", row["run_id"])
+    return ("commit+command", row.get("git_commit"), row.get("command"))

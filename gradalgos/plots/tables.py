@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from gradalgos.plots import theory
 from gradalgos.plots.crossover import Crossovers
 from gradalgos.plots.fit import LogLogFit, local_slopes
 from gradalgos.plots.markdown import fmt, table
 from gradalgos.plots.repeats import RunSpread
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import Row, run_of, select
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import NAMES, series
 
@@ -33,7 +35,9 @@ QUANTITIES = {
 
 
 def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
-    """Fitted exponent, theory, fit range and r², and the local slopes between points."""
+    """Fitted exponent, theory, fit range and r², and the local slopes between points. Where
+    the fitted points (the last measurement of each config) come from several runs, the fit
+    range says how many."""
     out = []
     for quantity, alg_fits in fits.items():
         sweep, x, y, expected = QUANTITIES[quantity]
@@ -45,7 +49,9 @@ def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
                 out.append([quantity, NAMES.get(alg, alg), None, th, None, "—", None, local])
                 continue
             diff = abs(fit.slope - th) if th is not None else None
-            rng = f"{x} = {fit.x_lo:g}…{fit.x_hi:g} ({fit.points} pts)"
+            runs = {run_of(r) for r in pts if fit.x_lo <= r[x] <= fit.x_hi}
+            mixed = f", from {len(runs)} runs" if len(runs) > 1 else ""
+            rng = f"{x} = {fit.x_lo:g}…{fit.x_hi:g} ({fit.points} pts{mixed})"
             fitted = f"{fit.slope:.3g} ± {fit.slope_se:.2g}" if fit.points > 2 else fit.slope
             out.append([quantity, NAMES.get(alg, alg), fitted, th, diff, rng, fit.r2, local])
     headers = [
@@ -86,18 +92,29 @@ def agreement_table(rows: Sequence[Row]) -> str:
 
 
 def baseline_table(rows: Sequence[Row]) -> str:
-    """Time per step of each algorithm / the hand-written jax.grad(scan) baseline, per n."""
+    """Time per step of each algorithm / the hand-written jax.grad(scan) baseline, per n.
+
+    Each ratio divides two times measured in one run (:func:`~.results.run_of`); where several
+    runs measured both, the table gives the median of their ratios, and *runs* counts the runs
+    that measured the baseline at that n.
+
+    Arguments:
+        rows: every row of one code version and machine (all runs, not only the latest).
+    """
     rows = select(rows, sweep="n", cell="elman")
-    base = {r["n"]: r["time_per_step_s"] for r in select(rows, algorithm="jax-scan")}
+    by_run: dict[tuple, dict[tuple[str, int], float]] = {}
+    for r in rows:
+        by_run.setdefault(run_of(r), {})[(r["algorithm"], r["n"])] = r["time_per_step_s"]
     algs = [a for a in ("bptt", "checkpointed", "tbptt", "torch") if select(rows, algorithm=a)]
     out = []
-    for n in sorted(base):
-        line: list = [n, base[n]]
+    for n in sorted({r["n"] for r in select(rows, algorithm="jax-scan")}):
+        runs = [t for t in by_run.values() if ("jax-scan", n) in t]
+        line: list = [n, float(np.median([t[("jax-scan", n)] for t in runs])), len(runs)]
         for alg in algs:
-            t = [r["time_per_step_s"] for r in select(rows, algorithm=alg, n=n)]
-            line.append(t[0] / base[n] if t else None)
+            ratios = [t[(alg, n)] / t[("jax-scan", n)] for t in runs if (alg, n) in t]
+            line.append(float(np.median(ratios)) if ratios else None)
         out.append(line)
-    headers = ["n", "jax.grad(scan) s/step", *(f"{NAMES[a]} / baseline" for a in algs)]
+    headers = ["n", "jax.grad(scan) s/step", "runs", *(f"{NAMES[a]} / baseline" for a in algs)]
     return table(headers, out)
 
 
