@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One time-boxed call on a lent GPU machine: resume reports/gpu/results.jsonl and measure what
-# this code version still lacks, the acceptance exponents' n sweep first.
+# this code version still lacks, the acceptance exponents' n sweeps first.
 #
 #   bash benchmarks/gpu_session.sh [SECONDS] [extra bench options...]
 #
@@ -38,10 +38,13 @@ phase() { # phase NAME BENCH-OPTIONS...
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 python -c 'import jax; print("jax", jax.__version__, jax.devices())'
-phase "n sweep: BPTT, RTRL, hybrid" --sweeps n --algorithms bptt rtrl hybrid --time-limit 90 "$@"
+phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --time-limit 90 "$@"
+# The BPTT-like algorithms and both baselines in one invocation (one run id), where the sweep
+# measures them side by side at each n: the report divides times only within one run, so a
+# baseline measured in another call would leave their ratios blank.
+phase "n sweep: BPTT-like algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
 phase "agreement, T, TBPTT k, hybrid h, batch" \
     --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
-phase "n sweep: the other algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
 python - "$out/results.jsonl" <<'EOF'
 import collections, sys
 from gradalgos.plots.results import comparable, load_rows
