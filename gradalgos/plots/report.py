@@ -291,7 +291,8 @@ def make_report(
         tables.baseline_table(every),
         "Each ratio divides two times measured in one run (the same `run_id`); where several "
         "runs measured both, it is the median of their ratios (the baseline's time column: the "
-        "median over its runs).\n",
+        "median over its runs). A ratio is blank where no run measured both: measure them in "
+        "one invocation, e.g. `--sweeps n --algorithms jax-scan tbptt --with-torch --force`.\n",
         "## Core performance targets\n",
         _core_targets(out / "core_targets.json"),
         *_optional(
