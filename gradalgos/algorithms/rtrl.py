@@ -28,8 +28,9 @@ class RTRL(AbstractOnlineAlgorithm):
     ``(S, *leaf.shape)``; see :class:`SensitivityState`). Exact.
 
     Time O(S²·P + S·cost(step)) per step: O(n⁴) for a fully connected cell (P ≈ n²).
-    Memory O(S·P) = O(n³), independent of T. P counts the parameters the state depends on:
-    M is not carried for a readout (:mod:`gradalgos.cells.dependence`).
+    Memory O(S·P) = O(n³), independent of T: XLA's scratch holds M and J·M (2·S·P numbers).
+    P counts the parameters the state depends on: M is not carried for a readout
+    (:mod:`gradalgos.cells.dependence`).
 
     Offline: :func:`gradalgos.value_and_grad`. Online: :meth:`init`, then :meth:`step` at every
     time step, which returns that step's loss and gradient (with fixed weights, the sum of the

@@ -94,6 +94,14 @@ def _times(row_or_matrix: jax.Array, M: Params) -> Params:
     )
 
 
+def _split_last_row(stacked: Params) -> tuple[Params, Params]:
+    """Leaves ``(R + 1, ...)`` → (their first R rows, their last row)."""
+    return (
+        jax.tree_util.tree_map(lambda m: m[:-1], stacked),
+        jax.tree_util.tree_map(lambda m: m[-1], stacked),
+    )
+
+
 def _add_carried(full: Params, carried: Params, *, keep_uncarried: bool) -> Params:
     """``full + carried`` leaf by leaf. Where ``carried`` is ``None`` (a parameter the state
     does not depend on, whose carried term is 0): ``full``'s leaf if ``keep_uncarried``, else
@@ -143,17 +151,23 @@ def advance_block(
 
     (s_new, total), pullback = jax.vjp(block, params, s)
     g_in, lam = pullback((jnp.zeros_like(s_new), jnp.ones_like(total)))
-    grad = _add_carried(g_in, _times(lam, M), keep_uncarried=True)
-    if propagate:
-        if single_step:
-            S = s_new.shape[0]
-            basis = (jnp.eye(S, dtype=s_new.dtype), jnp.zeros((S,), total.dtype))
-            # Row i of each leaf of D is e_iᵀ ∂s'/∂θ; row i of J is e_iᵀ ∂s'/∂s.
-            D, J = jax.vmap(pullback)(basis)
-        else:
-            J, D = block_jacobians(cell, unravel_state, params, s, xs)
-        M = _add_carried(D, _times(J, M), keep_uncarried=False)
-    return s_new, M, total, grad
+    if not propagate:
+        return s_new, M, total, _add_carried(g_in, _times(lam, M), keep_uncarried=True)
+    if single_step:
+        S = s_new.shape[0]
+        basis = (jnp.eye(S, dtype=s_new.dtype), jnp.zeros((S,), total.dtype))
+        # Row i of each leaf of D is e_iᵀ ∂s'/∂θ; row i of J is e_iᵀ ∂s'/∂s.
+        D, J = jax.vmap(pullback)(basis)
+        # One GEMM [J; λ]·M gives J·M and λ·M: M then has a single reader, so XLA writes M'
+        # over it in the step loop (with two, it copied M every step: 3·S·P numbers of scratch
+        # instead of 2, and a memory-bound pass). For a block, D is a GEMM output whose
+        # buffer M' reuses; a stacked product would add one (measured: +24 % scratch).
+        JM, lamM = _split_last_row(_times(jnp.concatenate([J, lam[None]]), M))
+    else:
+        J, D = block_jacobians(cell, unravel_state, params, s, xs)
+        JM, lamM = _times(J, M), _times(lam, M)
+    grad = _add_carried(g_in, lamM, keep_uncarried=True)
+    return s_new, _add_carried(D, JM, keep_uncarried=False), total, grad
 
 
 def block_jacobians(
