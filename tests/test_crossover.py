@@ -98,6 +98,36 @@ def test_hybrid_crossing_the_wrong_way_is_not_reported(tmp_path: Path) -> None:
     assert f"{32 * np.sqrt(2):.3g}" == "45.3"
 
 
+def test_hybrid_vs_rtrl_divides_times_of_one_run_only(tmp_path: Path) -> None:
+    # Run a measured both, the hybrid twice as slow at every n. Run b re-measured RTRL alone,
+    # 10× faster at n = 16 and 10× slower above. The latest rows (RTRL of b, hybrid of a)
+    # would cross between n = 16 and 32; within run a the hybrid is slower everywhere.
+    ns = [16, 32, 64]
+    run_a = _time_rows("rtrl", ns, [1e-3] * 3) + _time_rows("hybrid", ns, [2e-3] * 3)
+    run_b = _time_rows("rtrl", ns, [1e-4, 1e-2, 1e-2])
+    for row in run_a:
+        row["run_id"] = "a"
+    for row in run_b:
+        row["run_id"] = "b"
+    latest = run_b + run_a[3:]
+    assert figure_crossover(latest, tmp_path)[HYBRID] == (
+        None,
+        "none: no run measured both at one n (times of two runs are not compared)",
+    )
+    cross = figure_crossover(latest, tmp_path, every=run_a + run_b)
+    assert cross[HYBRID] == (None, "none: RTRL lower at every point")
+    # Runs a and c measured both: the median of their ratios (2 and 1/2 at n = 16, 2 and 1/8
+    # at 32 and 64) stays above 1, though run c alone has the hybrid faster everywhere.
+    run_c = _time_rows("rtrl", ns, [4e-3, 16e-3, 16e-3]) + _time_rows("hybrid", ns, [2e-3] * 3)
+    for row in run_c:
+        row["run_id"] = "c"
+    assert figure_crossover(run_c, tmp_path, every=run_a + run_c)[HYBRID] == (
+        None,
+        "none: RTRL lower at every point; from time ratios within one run, median over up to "
+        "2 runs per n",
+    )
+
+
 # --- figure_crossover: BPTT vs RTRL temp bytes --------------------------------------------
 
 #: RTRL's bytes on the line 1000 + 10·T; BPTT's 12·T: RTRL is higher up to T = 256

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from gradalgos.plots import style
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import Row, select, within_run_ratios
 
 __all__ = ["Crossovers", "crossing", "figure_crossover"]
 
@@ -103,12 +103,31 @@ def _linear_extension(xm: np.ndarray, ym: np.ndarray, at: np.ndarray) -> np.ndar
     return ym[-1] + s * (np.asarray(at, float) - xm[-1])
 
 
-def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
+def _time_ratios(rows: Sequence[Row], every: Sequence[Row] | None) -> tuple:
+    """``(n, hybrid/RTRL time per step, runs per n)`` at the n both were measured at. With
+    ``every`` (all runs), each ratio is the median over the runs of ratios within one run;
+    else that of the rows given (one run's, or a fixture's)."""
+    ratios = within_run_ratios(
+        select(every if every is not None else rows, sweep="n", cell="elman"), "hybrid", "rtrl"
+    )
+    n = np.array(list(ratios), float)
+    median = np.array([np.median(r) for r in ratios.values()])
+    return n, median, [len(r) for r in ratios.values()]
+
+
+def figure_crossover(
+    rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
+) -> Crossovers:
     """``crossover.png`` (left: time per step vs n, RTRL vs hybrid with h = S; right: XLA temp
     bytes vs T, BPTT vs RTRL). Returns ``hybrid_beats_rtrl_n`` (the n beyond which the hybrid's
     time falls below RTRL's) and ``bptt_exceeds_rtrl_T`` (the T beyond which BPTT's temp bytes
     rise above RTRL's), each by log-log interpolation between measured points and only for a
     crossing in that direction.
+
+    The time crossover compares the two algorithms' times within one run
+    (:func:`~.results.within_run_ratios`; with ``every``, all runs of the version: the median
+    of their ratios at each n), never times of two runs. Temp bytes are properties of the
+    compiled programs, the same in every run.
 
     Where the BPTT/RTRL points do not cross and BPTT is measured at larger T than RTRL, RTRL's
     temp bytes are extended linearly in T from its last two measured points: they grow as
@@ -116,11 +135,11 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
     """
     fig, (ax_n, ax_T) = style.subplots(2, "Crossovers (measured, elman)")
     result: dict[str, float | None] = {}
-    (xr, yr), (xh, yh), n_common, tr, th = _common(
-        rows, "n", "n", "time_per_step_s", "rtrl", "hybrid"
-    )
-    # The hybrid's time falls below RTRL's as n grows.
-    result["hybrid_beats_rtrl_n"] = crossing(n_common, th, tr) if len(n_common) else None
+    (xr, yr), (xh, yh), *_ = _common(rows, "n", "n", "time_per_step_s", "rtrl", "hybrid")
+    n_common, ratio, runs = _time_ratios(rows, every)
+    tr = np.ones_like(ratio)
+    # The hybrid's time falls below RTRL's (their ratio below 1) as n grows.
+    result["hybrid_beats_rtrl_n"] = crossing(n_common, ratio, tr) if len(n_common) else None
     (xb, yb), (xm, ym), T_common, mb, mr = _common(
         rows, "T", "T", "mem_temp_size_in_bytes", "bptt", "rtrl"
     )
@@ -147,7 +166,7 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
             ax_n,
             result["hybrid_beats_rtrl_n"],
             "hybrid faster than RTRL for n >",
-            _none(n_common, th, tr, "hybrid", "RTRL", "n"),
+            _none(n_common, ratio, tr, "hybrid", "RTRL", "n"),
         )
     else:
         style.no_data(ax_n, "RTRL / hybrid in sweep 'n'")
@@ -184,7 +203,13 @@ def figure_crossover(rows: Sequence[Row], out: Path) -> Crossovers:
             ax.legend(fontsize=8)
     style.save(fig, out / "crossover.png")
     hybrid_at, bptt_at = result["hybrid_beats_rtrl_n"], result["bptt_exceeds_rtrl_T"]
-    hybrid_note = _note(hybrid_at, n_common, (n_common, th, tr, "hybrid", "RTRL", "n"))
+    hybrid_note = _note(hybrid_at, n_common, (n_common, ratio, tr, "hybrid", "RTRL", "n"))
+    if not len(n_common) and len(xr) and len(xh):
+        hybrid_note = "none: no run measured both at one n (times of two runs are not compared)"
+    if len(n_common) and max(runs) > 1:
+        hybrid_note += (
+            f"; from time ratios within one run, median over up to {max(runs)} runs per n"
+        )
     bptt_note = _note(bptt_at, T_common, (T_cmp, mr_cmp, mb_cmp, "RTRL", "BPTT", "T"))
     if extended:
         bptt_note += (

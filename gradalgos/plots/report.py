@@ -259,7 +259,7 @@ def make_report(
     figure_rate_vs_n(rows, out)
     figure_tbptt_bias(rows, out)
     block_info = figure_hybrid_block(rows, out, every)
-    cross = figure_crossover(rows, out)
+    cross = figure_crossover(rows, out, every)
     figure_batch(rows, out)
     figure_page_faults(rows, out)
     failed = len(all_rows) - len(rows)

@@ -18,6 +18,7 @@ __all__ = [
     "ok_rows_by_key",
     "run_of",
     "select",
+    "within_run_ratios",
 ]
 
 Row = dict[str, Any]
@@ -109,3 +110,23 @@ def run_of(row: Row) -> tuple:
     if row.get("run_id"):
         return ("run", row["run_id"])
     return ("commit+command", row.get("git_commit"), row.get("command"))
+
+
+def within_run_ratios(
+    rows: Iterable[Row], num: str, den: str, x: str = "n", y: str = "time_per_step_s"
+) -> dict[Any, list[float]]:
+    """``{x: [num's y / den's y, one per run that measured both algorithms at x]}``.
+
+    Each ratio divides two values of one run (:func:`run_of`), never values of two runs:
+    times of separate runs are not comparable. Only successful rows count; pass rows of one
+    sweep and cell (e.g. ``select(rows, sweep="n", cell="elman")``).
+    """
+    by_run: dict[tuple, dict[tuple[str, Any], float]] = {}
+    for r in select(rows):
+        by_run.setdefault(run_of(r), {})[(r["algorithm"], r[x])] = r[y]
+    out: dict[Any, list[float]] = {}
+    for values in by_run.values():
+        for (alg, at), v in values.items():
+            if alg == num and (den, at) in values:
+                out.setdefault(at, []).append(v / values[(den, at)])
+    return dict(sorted(out.items()))

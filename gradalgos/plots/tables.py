@@ -11,7 +11,7 @@ from gradalgos.plots.crossover import Crossovers
 from gradalgos.plots.fit import LogLogFit, local_slopes
 from gradalgos.plots.markdown import fmt, table
 from gradalgos.plots.repeats import RunSpread
-from gradalgos.plots.results import Row, run_of, select
+from gradalgos.plots.results import Row, run_of, select, within_run_ratios
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import NAMES, series
 
@@ -102,17 +102,14 @@ def baseline_table(rows: Sequence[Row]) -> str:
         rows: every row of one code version and machine (all runs, not only the latest).
     """
     rows = select(rows, sweep="n", cell="elman")
-    by_run: dict[tuple, dict[tuple[str, int], float]] = {}
-    for r in rows:
-        by_run.setdefault(run_of(r), {})[(r["algorithm"], r["n"])] = r["time_per_step_s"]
     algs = [a for a in ("bptt", "checkpointed", "tbptt", "torch") if select(rows, algorithm=a)]
+    ratios = {alg: within_run_ratios(rows, alg, "jax-scan") for alg in algs}
     out = []
     for n in sorted({r["n"] for r in select(rows, algorithm="jax-scan")}):
-        runs = [t for t in by_run.values() if ("jax-scan", n) in t]
-        line: list = [n, float(np.median([t[("jax-scan", n)] for t in runs])), len(runs)]
-        for alg in algs:
-            ratios = [t[(alg, n)] / t[("jax-scan", n)] for t in runs if (alg, n) in t]
-            line.append(float(np.median(ratios)) if ratios else None)
+        base = [r["time_per_step_s"] for r in select(rows, algorithm="jax-scan", n=n)]
+        runs = len({run_of(r) for r in select(rows, algorithm="jax-scan", n=n)})
+        line: list = [n, float(np.median(base)), runs]
+        line += [float(np.median(ratios[a][n])) if n in ratios[a] else None for a in algs]
         out.append(line)
     headers = ["n", "jax.grad(scan) s/step", "runs", *(f"{NAMES[a]} / baseline" for a in algs)]
     return table(headers, out)
