@@ -292,7 +292,11 @@ def make_report(
         "Each ratio divides two times measured in one run (the same `run_id`); where several "
         "runs measured both, it is the median of their ratios (the baseline's time column: the "
         "median over its runs). A ratio is blank where no run measured both: measure them in "
-        "one invocation, e.g. `--sweeps n --algorithms jax-scan tbptt --with-torch --force`.\n",
+        "one invocation, e.g. `--sweeps n --algorithms jax-scan tbptt --with-torch --force`. "
+        "The n sweep runs T = 8 steps: TBPTT (k = 2) and checkpointed BPTT (segments of 3) "
+        "compute each window's parameter gradient (n² numbers) apart and add it to the total, "
+        "a pass over n² numbers per window that BPTT makes once per call; longer windows "
+        "amortize it.\n",
         "## Core performance targets\n",
         _core_targets(out / "core_targets.json"),
         *_optional(
