@@ -137,9 +137,9 @@ def figure_crossover(
     result: dict[str, float | None] = {}
     (xr, yr), (xh, yh), *_ = _common(rows, "n", "n", "time_per_step_s", "rtrl", "hybrid")
     n_common, ratio, runs = _time_ratios(rows, every)
-    tr = np.ones_like(ratio)
+    one = np.ones_like(ratio)
     # The hybrid's time falls below RTRL's (their ratio below 1) as n grows.
-    result["hybrid_beats_rtrl_n"] = crossing(n_common, ratio, tr) if len(n_common) else None
+    result["hybrid_beats_rtrl_n"] = crossing(n_common, ratio, one) if len(n_common) else None
     (xb, yb), (xm, ym), T_common, mb, mr = _common(
         rows, "T", "T", "mem_temp_size_in_bytes", "bptt", "rtrl"
     )
@@ -166,7 +166,7 @@ def figure_crossover(
             ax_n,
             result["hybrid_beats_rtrl_n"],
             "hybrid faster than RTRL for n >",
-            _none(n_common, ratio, tr, "hybrid", "RTRL", "n"),
+            _none(n_common, ratio, one, "hybrid", "RTRL", "n"),
         )
     else:
         style.no_data(ax_n, "RTRL / hybrid in sweep 'n'")
@@ -203,7 +203,7 @@ def figure_crossover(
             ax.legend(fontsize=8)
     style.save(fig, out / "crossover.png")
     hybrid_at, bptt_at = result["hybrid_beats_rtrl_n"], result["bptt_exceeds_rtrl_T"]
-    hybrid_note = _note(hybrid_at, n_common, (n_common, ratio, tr, "hybrid", "RTRL", "n"))
+    hybrid_note = _note(hybrid_at, n_common, (n_common, ratio, one, "hybrid", "RTRL", "n"))
     if not len(n_common) and len(xr) and len(xh):
         hybrid_note = "none: no run measured both at one n (times of two runs are not compared)"
     if len(n_common) and max(runs) > 1:
