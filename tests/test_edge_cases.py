@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import gradalgos as ga
+from tests.memory import temp_bytes
 
 jax.config.update("jax_enable_x64", True)
 
@@ -55,11 +56,6 @@ def test_tbptt_padding_never_evaluates_a_loss_at_a_made_up_target(k1: int, k2: i
         _leaves_close(grads, ref_grads)
 
 
-def _temp_bytes(algorithm, cell, params, state0, xs, targets) -> int:
-    fn = jax.jit(lambda p, x, t: ga.value_and_grad(algorithm, cell, p, state0, x, t))
-    return fn.lower(params, xs, targets).compile().memory_analysis().temp_size_in_bytes
-
-
 def test_tbptt_window_longer_than_the_sequence_costs_what_k2_equal_T_costs() -> None:
     """Steps before t = 0 are inactive: a requested k2 ≫ T gives the k2 = T gradient and needs
     no more memory than it."""
@@ -68,7 +64,7 @@ def test_tbptt_window_longer_than_the_sequence_costs_what_k2_equal_T_costs() -> 
     huge = ga.value_and_grad(ga.TBPTT(1, 5000), cell, params, state0, xs, targets)
     _leaves_close(huge[1], at_T[1], rtol=1e-12)
     args = (cell, params, state0, xs, targets)
-    assert _temp_bytes(ga.TBPTT(1, 5000), *args) <= _temp_bytes(ga.TBPTT(1, 9), *args)
+    assert temp_bytes(ga.TBPTT(1, 5000), *args) <= temp_bytes(ga.TBPTT(1, 9), *args)
 
 
 @pytest.mark.parametrize("algorithm", [ga.RTRL(), ga.Hybrid(block=4)], ids=["rtrl", "hybrid"])
@@ -78,7 +74,7 @@ def test_offline_rtrl_and_hybrid_scratch_does_not_grow_with_T(algorithm) -> None
     temps = {}
     for T in (400, 1600):
         cell, params, state0, xs, targets = _case(T=T, B=1, m=32, o=32)
-        temps[T] = _temp_bytes(algorithm, cell, params, state0, xs, targets)
+        temps[T] = temp_bytes(algorithm, cell, params, state0, xs, targets)
     per_step = (temps[1600] - temps[400]) / 1200
     assert per_step < 32 * 8 / 4, (temps, per_step)  # an input step is 32 float64 = 256 bytes
 

@@ -11,6 +11,7 @@ import pytest
 
 import gradalgos as ga
 from gradalgos.cells.dependence import num_state_params
+from tests.memory import temp_bytes
 
 F32_BYTES = 4
 
@@ -24,11 +25,10 @@ def _temp_bytes(algorithm, n: int, T: int) -> tuple[int, ga.cells.Elman]:
     xs = jax.random.normal(k_x, (1, T, 4), jnp.float32)
     targets = jax.random.normal(k_y, (1, T, 4), jnp.float32)
     state0 = jnp.zeros((1, n), jnp.float32)
-    fn = jax.jit(lambda p, x, t: ga.value_and_grad(algorithm, cell, p, state0, x, t))
-    stats = fn.lower(params, xs, targets).compile().memory_analysis()
-    if stats is None:
+    temp = temp_bytes(algorithm, cell, params, state0, xs, targets)
+    if temp is None:
         pytest.skip("this backend reports no memory analysis")
-    return stats.temp_size_in_bytes, cell
+    return temp, cell
 
 
 def test_bptt_on_one_sequence_needs_no_n_squared_scratch() -> None:
