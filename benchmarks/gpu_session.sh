@@ -12,11 +12,15 @@
 #   cp FILES_AT/gpu/results.jsonl reports/gpu/results.jsonl
 #   python -m gradalgos.plots reports/gpu/results.jsonl
 #
-# GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script).
+# GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script). GA_N_RTRL overrides the
+# hidden sizes of the RTRL/hybrid n sweep: by default the sweep's sizes and n = 2048, where the
+# hybrid's GEMMs (n x n x n) reach most of the GPU's rate (an 80 GB card records the largest
+# sizes as failed, out of memory).
 set -uo pipefail
 budget=${1:-540}
 shift $(($# > 0 ? 1 : 0))
 device=${GA_DEVICE:-gpu}
+read -ra n_rtrl <<<"${GA_N_RTRL:-8 16 32 64 96 128 192 256 384 512 768 1024 1536 2048}"
 out="${OUT:?OUT must name the output folder}/gpu"
 mkdir -p "$out"
 [[ -f reports/gpu/results.jsonl ]] && cp reports/gpu/results.jsonl "$out/results.jsonl"
@@ -38,7 +42,8 @@ phase() { # phase NAME BENCH-OPTIONS...
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 python -c 'import jax; print("jax", jax.__version__, jax.devices())'
-phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --time-limit 90 "$@"
+phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --n "${n_rtrl[@]}" \
+    --time-limit 90 "$@"
 # The BPTT-like algorithms and both baselines in one invocation (one run id), where the sweep
 # measures them side by side at each n: the report divides times only within one run, so a
 # baseline measured in another call would leave their ratios blank.
