@@ -5,6 +5,7 @@ No assertion here is about timings: the exponents are compared with theory in th
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import re
@@ -117,6 +118,29 @@ def test_code_version_ignores_documentation_but_not_code(tmp_path: Path) -> None
     assert code_version(pkg) == before
     (pkg / "algorithms" / "a.py").write_text(src.replace("+ 1", "+ 2"))
     assert code_version(pkg) != before
+
+
+def test_code_version_is_the_same_on_every_python() -> None:
+    """The hashed tree is written in one fixed form (Python 3.11's ``ast.dump``), so one source
+    gives one code version on every Python: 3.12's dump adds ``type_params=[]`` and an empty
+    f-string part in ``{x:{w}}``, 3.13's leaves out empty lists."""
+    from gradalgos.bench.version import canonical_dump, executable_source
+
+    src = 'def f(x: int, *a, w=3) -> str:\n    return f"{x:{w}}" if a else None\n'
+    python_3_11_dump = (
+        "Module(body=[FunctionDef(name='f', args=arguments(posonlyargs=[], args=[arg(arg='x', "
+        "annotation=Name(id='int', ctx=Load()))], vararg=arg(arg='a'), kwonlyargs=[arg(arg='w')], "
+        "kw_defaults=[Constant(value=3)], defaults=[]), body=[Return(value=IfExp(test=Name(id='a', "
+        "ctx=Load()), body=JoinedStr(values=[FormattedValue(value=Name(id='x', ctx=Load()), "
+        "conversion=-1, format_spec=JoinedStr(values=[FormattedValue(value=Name(id='w', "
+        "ctx=Load()), conversion=-1)]))]), orelse=Constant(value=None)))], decorator_list=[], "
+        "returns=Name(id='str', ctx=Load()))], type_ignores=[])"
+    )
+    assert executable_source(src) == python_3_11_dump
+    # The f-string as Python 3.12.1 parses it, built by hand: the same form.
+    spec = ast.JoinedStr(values=[ast.FormattedValue(ast.Name("w", ast.Load()), -1, None)])
+    spec_3_12 = ast.JoinedStr(values=[*spec.values, ast.Constant("")])
+    assert canonical_dump(spec_3_12) == canonical_dump(spec) == ast.dump(spec)
 
 
 def test_report_states_the_allocator_environment() -> None:

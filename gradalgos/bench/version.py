@@ -14,7 +14,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["code_version", "executable_source", "git_commit", "new_run_id", "run_metadata"]
+__all__ = [
+    "canonical_dump",
+    "code_version",
+    "executable_source",
+    "git_commit",
+    "new_run_id",
+    "run_metadata",
+]
 
 #: Environment variables that change how the process allocates memory (and so CPU timings).
 ALLOCATOR_ENV: tuple[str, ...] = ("GLIBC_TUNABLES", "LD_PRELOAD", "MALLOC_ARENA_MAX")
@@ -25,6 +32,38 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # gradalgos/
 #: What the benchmark measures: the top-level modules and these sub-packages. Training, tasks
 #: and plots do not change a measurement, so editing them does not invalidate results.
 MEASURED_PACKAGES: tuple[str, ...] = ("algorithms", "cells", "bench")
+
+
+#: The optional fields (``?`` in the ASDL grammar) of Python 3.11's syntax-tree nodes, which
+#: its ``ast.dump`` leaves out when they are ``None`` (:func:`canonical_dump`).
+_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
+    "AnnAssign": ("value",),
+    "Assert": ("msg",),
+    "Assign": ("type_comment",),
+    "AsyncFor": ("type_comment",),
+    "AsyncFunctionDef": ("returns", "type_comment"),
+    "AsyncWith": ("type_comment",),
+    "Constant": ("kind",),
+    "ExceptHandler": ("type", "name"),
+    "For": ("type_comment",),
+    "FormattedValue": ("format_spec",),
+    "FunctionDef": ("returns", "type_comment"),
+    "ImportFrom": ("module", "level"),
+    "MatchAs": ("pattern", "name"),
+    "MatchMapping": ("rest",),
+    "MatchStar": ("name",),
+    "Raise": ("exc", "cause"),
+    "Return": ("value",),
+    "Slice": ("lower", "upper", "step"),
+    "With": ("type_comment",),
+    "Yield": ("value",),
+    "alias": ("asname",),
+    "arg": ("annotation", "type_comment"),
+    "arguments": ("vararg", "kwarg"),
+    "keyword": ("arg",),
+    "match_case": ("guard",),
+    "withitem": ("optional_vars",),
+}
 
 
 def code_version(package: Path = _PACKAGE) -> str:
@@ -43,8 +82,9 @@ def code_version(package: Path = _PACKAGE) -> str:
 
 
 def executable_source(source: str) -> str:
-    """``source`` as its syntax tree (``ast.dump``) without docstrings: two sources that differ
-    only in comments, docstrings or formatting give the same string."""
+    """``source`` as its syntax tree without docstrings (:func:`canonical_dump`): two sources
+    that differ only in comments, docstrings or formatting give the same string, on every
+    Python version."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
@@ -56,7 +96,34 @@ def executable_source(source: str) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return canonical_dump(tree)
+
+
+def canonical_dump(node: object) -> str:
+    """``node`` written as Python 3.11's ``ast.dump`` writes it, on any Python version.
+
+    ``ast.dump`` itself differs between versions for the same source (3.12 adds
+    ``type_params=[]`` to every function and class, 3.13 leaves out empty lists), so hashing it
+    gave one tree a different code version per Python. Here every field is written as
+    ``name=value``, an optional field that is ``None`` is left out (as 3.11 does), and
+    ``type_params`` only where it is not empty (PEP 695 syntax, which 3.11 cannot parse), and
+    an f-string without empty literal parts.
+    """
+    if isinstance(node, list):
+        return "[" + ", ".join(canonical_dump(item) for item in node) + "]"
+    if not isinstance(node, ast.AST):
+        return repr(node)
+    fields = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if value is None and name in _OPTIONAL_FIELDS.get(type(node).__name__, ()):
+            continue
+        if name == "type_params" and not value:
+            continue
+        if isinstance(node, ast.JoinedStr):  # 3.12.0-1 write f"{x:{w}}"'s spec with an empty part
+            value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
+        fields.append(f"{name}={canonical_dump(value)}")
+    return f"{type(node).__name__}({', '.join(fields)})"
 
 
 def git_commit(repo: Path = _PACKAGE.parent) -> str | None:
