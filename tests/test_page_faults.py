@@ -14,7 +14,12 @@ from gradalgos.bench.timing import (
     counters_per_call,
     cpu_counters,
 )
-from gradalgos.plots.page_faults import cpu_time_fits, figure_page_faults, page_fault_section
+from gradalgos.plots.page_faults import (
+    ON_GPU,
+    cpu_time_fits,
+    figure_page_faults,
+    page_fault_section,
+)
 from tests.rows import n_sweep_row
 
 NS = (64, 128, 256, 512)
@@ -124,3 +129,14 @@ def test_figure_is_written_with_and_without_counters(tmp_path) -> None:
     old = [r | {"cpu_user_s_per_call": None} for r in rows]
     (tmp_path / "old").mkdir()
     assert figure_page_faults(old, tmp_path / "old").exists()
+
+
+def test_gpu_rows_get_no_page_fault_table(tmp_path) -> None:
+    """On a GPU the scratch is device memory: the section says so instead of fitting the
+    host's CPU times, and mixed rows keep only the CPU ones."""
+    rows = [_row("hybrid", n, 3.0, 2.0, 4 * n**3 / 1024) for n in NS]
+    on_gpu = [r | {"device": "gpu"} for r in rows]
+    assert page_fault_section(on_gpu) == ON_GPU
+    assert figure_page_faults(on_gpu, tmp_path).exists()
+    mixed = rows + [r | {"device": "gpu", "cpu_sys_s_per_call": 1.0} for r in rows]
+    assert page_fault_section(mixed) == page_fault_section(rows)

@@ -38,6 +38,19 @@ __all__ = [
 #: The algorithms shown: BPTT (the O(n²) reference) and the two with O(n³) scratch.
 PAGE_FAULT_ALGORITHMS = ("bptt", "rtrl", "hybrid")
 
+#: What the section says of rows measured on a GPU.
+ON_GPU = (
+    "Not applicable: these rows were measured on a GPU, where XLA's scratch memory is device "
+    "memory (no host page faults) and the host's CPU time per call is the launch and loop "
+    "overhead of the device's kernels.\n"
+)
+
+
+def _cpu_rows(rows: Sequence[Row]) -> list[Row]:
+    """The rows not measured on a GPU (rows without a ``device`` value predate GPU runs)."""
+    return [r for r in rows if r.get("device") != "gpu"]
+
+
 #: Time per step, and user / system CPU time per step, as the fits below read them.
 _WALL, _USER, _SYS = "time_per_step_s", "cpu_user_per_step_s", "cpu_sys_per_step_s"
 
@@ -156,6 +169,9 @@ def page_fault_section(rows: Sequence[Row]) -> str:
     """The report section: faults and CPU times per call over each fit range, and the
     exponents of wall, user and system time per step. Rows measured before the counters were
     recorded give a one-line note instead."""
+    if rows and not _cpu_rows(rows):
+        return ON_GPU
+    rows = _cpu_rows(rows)
     fits = cpu_time_fits(rows)
     if not fits:
         return (
@@ -225,9 +241,9 @@ def figure_page_faults(rows: Sequence[Row], out: Path) -> Path:
     fig, (share_ax, ratio_ax) = style.subplots(
         2, "Page faults on fresh scratch memory vs n (CPU)", width=6.4
     )
-    drawn = False
+    drawn, on_gpu = False, bool(rows) and not _cpu_rows(rows)
     for alg in PAGE_FAULT_ALGORITHMS:
-        ns, shares, ratios = _shares(rows, alg)
+        ns, shares, ratios = _shares(_cpu_rows(rows), alg)
         if not ns:
             continue
         drawn = True
@@ -241,7 +257,7 @@ def figure_page_faults(rows: Sequence[Row], out: Path) -> Path:
         if drawn:
             ax.legend(fontsize=8)
         else:
-            style.no_data(ax, "page-fault counters in sweep 'n'")
+            style.no_data(ax, "measured on a GPU" if on_gpu else "page-fault counters in sweep 'n'")
     share_ax.set_ylabel("system CPU time / (user + system) per call")
     share_ax.set_ylim(0, 1)
     ratio_ax.set_ylabel("minor faults × 4 KiB / XLA temp bytes, per call")

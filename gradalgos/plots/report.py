@@ -198,7 +198,7 @@ def _core_targets(path: Path) -> str:
     m = c["machine"]
     lines.append(
         f"\nMeasured on {m['device']} ({m['platform']}), jax {m['jax']}, by "
-        "`python benchmarks/core_targets.py --out reports/core_targets.json`.\n"
+        f"`python benchmarks/core_targets.py --out {path.as_posix()}`.\n"
     )
     return "\n".join(lines)
 
