@@ -10,6 +10,7 @@
 # (OUT: the device machine's output folder). Back on the development machine:
 #
 #   cp FILES_AT/gpu/results.jsonl reports/gpu/results.jsonl
+#   cp FILES_AT/gpu/core_targets.json reports/gpu/   # when the call had a minute left for them
 #   python -m gradalgos.plots reports/gpu/results.jsonl
 #
 # GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script). GA_N_RTRL overrides the
@@ -50,6 +51,15 @@ phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --n "${n_rtrl[
 phase "n sweep: BPTT-like algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
 phase "agreement, T, TBPTT k, hybrid h, batch" \
     --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
+left=$((budget - (SECONDS - start)))
+if ((left >= 60)); then # the core targets (set for a CPU at n = 128; ~45 s on an H200), last
+    echo "== core targets ($left s left)"
+    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
+        python benchmarks/core_targets.py --out "$out/core_targets.json" >/dev/null ||
+        echo "== core targets: stopped"
+else
+    echo "== core targets: not started ($left s left)"
+fi
 python - "$out/results.jsonl" <<'EOF'
 import collections, sys
 from gradalgos.plots.results import comparable, load_rows
