@@ -105,9 +105,9 @@ def canonical_dump(node: object) -> str:
     ``ast.dump`` itself differs between versions for the same source (3.12 adds
     ``type_params=[]`` to every function and class, 3.13 leaves out empty lists), so hashing it
     gave one tree a different code version per Python. Here every field is written as
-    ``name=value``, an optional field that is ``None`` is left out (as 3.11 does), and
-    ``type_params`` only where it is not empty (PEP 695 syntax, which 3.11 cannot parse), and
-    an f-string without empty literal parts.
+    ``name=value``; an optional field that is ``None`` is left out (as 3.11 does); so are an
+    empty ``type_params`` (it holds PEP 695 syntax, which 3.11 cannot parse) and an f-string's
+    empty literal parts (3.12.0-1 write one into the spec of ``f"{x:{w}}"``).
     """
     if isinstance(node, list):
         return "[" + ", ".join(canonical_dump(item) for item in node) + "]"
@@ -120,7 +120,7 @@ def canonical_dump(node: object) -> str:
             continue
         if name == "type_params" and not value:
             continue
-        if isinstance(node, ast.JoinedStr):  # 3.12.0-1 write f"{x:{w}}"'s spec with an empty part
+        if isinstance(node, ast.JoinedStr):
             value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
         fields.append(f"{name}={canonical_dump(value)}")
     return f"{type(node).__name__}({', '.join(fields)})"
