@@ -88,6 +88,7 @@ def test_worst_relative_error_tolerances(dtype: str, err: float, verdict: str) -
         n_sweep_row("rtrl", 64, dtype=dtype, rel_err=err / 2, label="small"),
         n_sweep_row("bptt", 64, dtype=dtype, rel_err=err, label="worst"),
         n_sweep_row("tbptt", 64, dtype=dtype, rel_err=1.0, label="biased, not exact"),
+        n_sweep_row("torch", 64, dtype=dtype, rel_err=3 * err, label="a baseline"),
     ]
     got = _verdicts(rows)
     tol = "1e-05" if dtype == "float32" else "1e-10"
@@ -95,3 +96,5 @@ def test_worst_relative_error_tolerances(dtype: str, err: float, verdict: str) -
         f"{err:.3g}",
         verdict,
     )
+    # the baselines' worst is listed, not judged
+    assert got[f"baselines: worst relative error, {dtype}"] == (f"{3 * err:.3g}", "info")

@@ -17,6 +17,7 @@ from gradalgos.plots.style import NAMES, series
 
 __all__ = [
     "EXACT",
+    "EXACT_BASELINES",
     "acceptance_table",
     "agreement_table",
     "baseline_table",
@@ -25,7 +26,10 @@ __all__ = [
     "measurements_table",
 ]
 
-EXACT = ("bptt", "checkpointed", "rtrl", "hybrid", "jax-scan", "torch")
+#: gradalgos's exact algorithms, which the acceptance criteria judge.
+EXACT = ("bptt", "checkpointed", "rtrl", "hybrid")
+#: The baselines, exact too: their worst error is listed beside the criteria, not judged.
+EXACT_BASELINES = ("jax-scan", "torch")
 #: (figure, x field, y field, theory) of the exponent table, by quantity.
 QUANTITIES = {
     "time/step vs n": ("n", "n", "time_per_step_s", theory.TIME_VS_N),
@@ -115,11 +119,13 @@ def baseline_table(rows: Sequence[Row]) -> str:
     return table(headers, out)
 
 
-def _worst_rel_err(rows: Sequence[Row], dtype: str) -> tuple[float | None, str]:
+def _worst_rel_err(
+    rows: Sequence[Row], dtype: str, algorithms: Sequence[str] = EXACT
+) -> tuple[float | None, str]:
     pts = [
         r
         for r in select(rows, dtype=dtype)
-        if r["algorithm"] in EXACT and r.get("rel_err") is not None
+        if r["algorithm"] in algorithms and r.get("rel_err") is not None
     ]
     if not pts:
         return None, "no data"
@@ -179,6 +185,10 @@ def acceptance_table(
             None if worst is None else worst <= tol,
             f"worst: {where}",
         )
+    for dtype in ("float32", "float64"):
+        worst, where = _worst_rel_err(rows, dtype, EXACT_BASELINES)
+        if worst is not None:
+            out.append([f"baselines: worst relative error, {dtype}", worst, "info", where])
     for name, (value, note) in cross.items():
         out.append([f"crossover: {name}", value, "info", note])
     for name, (value, note) in (info or {}).items():
