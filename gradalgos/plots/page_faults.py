@@ -169,9 +169,10 @@ def page_fault_section(rows: Sequence[Row]) -> str:
     """The report section: faults and CPU times per call over each fit range, and the
     exponents of wall, user and system time per step. Rows measured before the counters were
     recorded give a one-line note instead."""
-    if rows and not _cpu_rows(rows):
+    cpu = _cpu_rows(rows)
+    if rows and not cpu:
         return ON_GPU
-    rows = _cpu_rows(rows)
+    rows = cpu
     fits = cpu_time_fits(rows)
     if not fits:
         return (
@@ -241,9 +242,10 @@ def figure_page_faults(rows: Sequence[Row], out: Path) -> Path:
     fig, (share_ax, ratio_ax) = style.subplots(
         2, "Page faults on fresh scratch memory vs n (CPU)", width=6.4
     )
-    drawn, on_gpu = False, bool(rows) and not _cpu_rows(rows)
+    cpu = _cpu_rows(rows)
+    drawn, on_gpu = False, bool(rows) and not cpu
     for alg in PAGE_FAULT_ALGORITHMS:
-        ns, shares, ratios = _shares(_cpu_rows(rows), alg)
+        ns, shares, ratios = _shares(cpu, alg)
         if not ns:
             continue
         drawn = True

@@ -110,9 +110,12 @@ def baseline_table(rows: Sequence[Row]) -> str:
     ratios = {alg: within_run_ratios(rows, alg, "jax-scan") for alg in algs}
     out = []
     for n in sorted({r["n"] for r in select(rows, algorithm="jax-scan")}):
-        base = [r["time_per_step_s"] for r in select(rows, algorithm="jax-scan", n=n)]
-        runs = len({run_of(r) for r in select(rows, algorithm="jax-scan", n=n)})
-        line: list = [n, float(np.median(base)), runs]
+        base = select(rows, algorithm="jax-scan", n=n)
+        line: list = [
+            n,
+            float(np.median([r["time_per_step_s"] for r in base])),
+            len({run_of(r) for r in base}),
+        ]
         line += [float(np.median(ratios[a][n])) if n in ratios[a] else None for a in algs]
         out.append(line)
     headers = ["n", "jax.grad(scan) s/step", "runs", *(f"{NAMES[a]} / baseline" for a in algs)]
