@@ -19,11 +19,12 @@ __all__ = ["Hybrid"]
 class Hybrid(AbstractOnlineAlgorithm):
     """BPTT inside blocks of ``h`` steps, RTRL's sensitivity M (S×P) carried across blocks.
 
-    Per block starting at b with carry (s_b, M_b): one reverse pass gives the in-block gradient
-    and λ = ∂L_block/∂s_b (gradient += g + λ·M_b); S reverse passes with unit cotangents on
-    s_{b+h}, through the states only, give J = ∂s_{b+h}/∂s_b and, by one time-contracted
-    pull-back (a GEMM), D = ∂s_{b+h}/∂θ; then M_{b+h} = J·M_b + D
-    (:func:`gradalgos.algorithms.sensitivity.block_jacobians`).
+    Per block starting at b with carry (s_b, M_b), one forward and one reverse pass: the
+    reverse pass carries S unit cotangents on s_{b+h}, which end as J = ∂s_{b+h}/∂s_b, and the
+    block loss's cotangent, which ends as λ = ∂L_block/∂s_b; one time-contracted pull-back
+    (a GEMM) gives D = ∂s_{b+h}/∂θ and another the in-block gradient g. Then gradient
+    += g + λ·M_b and M_{b+h} = J·M_b + D
+    (:func:`gradalgos.algorithms.sensitivity.block_pullback`).
 
     Time per step O(S·cost(step) + S·P + S²·P/h); with h = S (the default) and a fully
     connected cell, O(n³). Memory O(S·P + h·S²) = O(n³). Time falls with h and memory grows

@@ -2,13 +2,14 @@
 
 Both algorithms advance a block of ``h`` steps (h = 1 for RTRL) from a carry ``(s_b, M_b)``:
 
-1. one reverse pass through the block with the block's loss gives the in-block gradient
-   ``g`` and ``λ = ∂L_block/∂s_b``; the exact gradient contribution is ``g + λ·M_b``;
+1. the block's loss pulled back through the block gives the in-block gradient ``g`` and
+   ``λ = ∂L_block/∂s_b``; the exact gradient contribution is ``g + λ·M_b``;
 2. ``D = ∂s_{b+h}/∂θ`` (S×P) and ``J = ∂s_{b+h}/∂s_b`` (S×S) from S unit cotangents on
    ``s_{b+h}``, and ``M_{b+h} = J·M_b + D`` is one GEMM. For h = 1, one ``jax.vjp`` of the
-   step pulled back along the S unit vectors (``jax.vmap``) gives both; for h > 1,
-   :func:`block_jacobians` pulls the S cotangents back through the states only and gets D
-   from one time-contracted pull-back (a GEMM, not a per-step accumulation).
+   step pulled back along the S unit vectors and the loss (``jax.vmap``) gives all four; for
+   h > 1, :func:`block_pullback` runs one forward and one reverse pass over the block,
+   carrying the S unit cotangents and the loss's together, and gets D and g from one
+   time-contracted pull-back each (a GEMM, not a per-step accumulation).
 
 For h = 1 this is RTRL (Williams & Zipser 1989) with the per-step Jacobians J^s_t, J^θ_t got in
 one structured pass (never a P×P identity); for h > 1 it is the fixed-size-storage hybrid
@@ -38,9 +39,10 @@ from gradalgos.cells.base import AbstractCell, Params, State
 from gradalgos.cells.dependence import state_parameter_mask
 
 __all__ = [
+    "BlockPullback",
     "SensitivityState",
     "advance_block",
-    "block_jacobians",
+    "block_pullback",
     "flatten_state",
     "initial_sensitivity",
     "sensitivity_sequence",
@@ -138,8 +140,13 @@ def advance_block(
             unchanged).
 
     Cost: O(h·cost(step)) for the loss gradient, plus, with ``propagate``, O(S·h·cost(step))
-    for the S reverse passes and O(S²·P) for ``J·M``.
+    for the S unit cotangents' reverse pass and O(S²·P) for ``J·M``.
     """
+
+    if propagate and not single_step:
+        b = block_pullback(cell, loss, unravel_state, params, s, xs, targets, mask)
+        grad = _add_carried(b.grad, _times(b.lam, M), keep_uncarried=True)
+        return b.state, _add_carried(b.D, _times(b.J, M), keep_uncarried=False), b.total, grad
 
     def block(params, s):
         state = unravel_state(s)
@@ -153,68 +160,103 @@ def advance_block(
     g_in, lam = pullback((jnp.zeros_like(s_new), jnp.ones_like(total)))
     if not propagate:
         return s_new, M, total, _add_carried(g_in, _times(lam, M), keep_uncarried=True)
-    if single_step:
-        S = s_new.shape[0]
-        basis = (jnp.eye(S, dtype=s_new.dtype), jnp.zeros((S,), total.dtype))
-        # Row i of each leaf of D is e_iᵀ ∂s'/∂θ; row i of J is e_iᵀ ∂s'/∂s.
-        D, J = jax.vmap(pullback)(basis)
-        # One GEMM [J; λ]·M gives J·M and λ·M: M then has a single reader, so XLA writes M'
-        # over it in the step loop (with two, it copied M every step: 3·S·P numbers of scratch
-        # instead of 2, and a memory-bound pass). For a block, D is a GEMM output whose
-        # buffer M' reuses; a stacked product would add one (measured: +24 % scratch).
-        JM, lamM = _split_last_row(_times(jnp.concatenate([J, lam[None]]), M))
-    else:
-        J, D = block_jacobians(cell, unravel_state, params, s, xs)
-        JM, lamM = _times(J, M), _times(lam, M)
+    S = s_new.shape[0]
+    basis = (jnp.eye(S, dtype=s_new.dtype), jnp.zeros((S,), total.dtype))
+    # Row i of each leaf of D is e_iᵀ ∂s'/∂θ; row i of J is e_iᵀ ∂s'/∂s.
+    D, J = jax.vmap(pullback)(basis)
+    # One GEMM [J; λ]·M gives J·M and λ·M: M then has a single reader, so XLA writes M' over
+    # it in the step loop (with two, it copied M every step: 3·S·P numbers of scratch instead
+    # of 2, and a memory-bound pass). For a block, D is a GEMM output whose buffer M' reuses;
+    # a stacked product would add one (measured: +24 % scratch).
+    JM, lamM = _split_last_row(_times(jnp.concatenate([J, lam[None]]), M))
     grad = _add_carried(g_in, lamM, keep_uncarried=True)
     return s_new, _add_carried(D, JM, keep_uncarried=False), total, grad
 
 
-def block_jacobians(
+class BlockPullback(NamedTuple):
+    """What one forward and one reverse pass over a block give (:func:`block_pullback`)."""
+
+    state: jax.Array  # s_{b+h} (S,)
+    total: jax.Array  # L_block = Σ_t mask_t·ℓ_t
+    J: jax.Array  # ∂s_{b+h}/∂s_b (S, S)
+    lam: jax.Array  # λ = ∂L_block/∂s_b (S,)
+    D: Params  # ∂s_{b+h}/∂θ, leaves (S, *leaf.shape)
+    grad: Params  # ∂L_block/∂θ with s_b held fixed (the in-block gradient)
+
+
+def block_pullback(
     cell: AbstractCell,
+    loss: Loss,
     unravel_state: Callable[[jax.Array], State],
     params: Params,
     s: jax.Array,
     xs: jax.Array,
-) -> tuple[jax.Array, Params]:
-    """``J = ∂s_h/∂s_0`` ``(S, S)`` and ``D = ∂s_h/∂θ`` (leaves ``(S, *leaf.shape)``) of a
-    block of ``h`` steps from the flat state ``s`` ``(S,)`` with inputs ``xs`` ``(h, m)``.
+    targets: jax.Array,
+    mask: jax.Array,
+) -> BlockPullback:
+    """Everything the hybrid needs from a block of ``h`` steps, in one forward and one reverse
+    pass: from the flat state ``s`` ``(S,)`` with inputs ``xs`` ``(h, m)``, ``targets``
+    ``(h, ...)``, ``mask`` ``(h,)``.
 
-    1. a forward scan keeps the state entering each step, ``s_{t-1}`` ``(h, S)``;
-    2. a reverse scan carries the S unit cotangents of s_h back through the states only,
-       ``Λ_{t-1} = Λ_t·∂s_t/∂s_{t-1}`` (S×S, a GEMM per step for a dense cell), keeping every
-       ``Λ_t`` ``(h, S, S)``; ``J = Λ_0``;
+    1. a forward scan keeps the state entering each step, ``s_{t-1}`` ``(h, S)``, the block's
+       loss and the loss's output cotangent ``mask_t·∂ℓ_t/∂y_t`` ``(h, o)``;
+    2. a reverse scan carries the S unit cotangents on s_h back through the states,
+       ``Λ_{t-1} = Λ_t·∂s_t/∂s_{t-1}`` (S×S, a GEMM per step for a dense cell), and beside
+       them the loss's cotangent ``λ_t`` (BPTT of the block's loss, a GEMV per step); it keeps
+       every ``Λ_t`` ``(h, S, S)`` and ``λ_t`` ``(h, S)``; ``J = Λ_0``, ``λ = λ_0``;
     3. ``D = Σ_t Λ_t·∂s_t/∂θ`` is one pull-back of the step mapped over all h steps at once
-       (``jax.vmap`` over t with θ shared), so the sum over t is the contraction of a GEMM.
+       (``jax.vmap`` over t with θ shared), so the sum over t is the contraction of a GEMM;
+       the in-block gradient is the same pull-back of ``(λ_t, output cotangents)``.
 
-    Pulling the S cotangents back through a ``lax.scan`` instead (``jax.vmap`` of the block's
-    ``jax.vjp``) gives the same numbers but adds each step's (S, P) parameter cotangent to a
-    carried accumulator: S·P memory traffic per step, memory-bound once S·P leaves the cache
-    (3.4× slower for an Elman cell at n = 256). Here the accumulation is a GEMM.
+    One loop each way per block: a separate BPTT pass of the loss would add a forward and a
+    reverse loop (on a GPU, loop iterations set the time per step at small n). λ is not
+    stacked under the S unit rows (as RTRL stacks ``[J; λ]``): measured on the CPU, the
+    (S + 1)-row GEMMs ran up to 1.5× slower at n = 64, and M' could no longer reuse D's
+    buffer (+24 % scratch over several blocks). Pulling the S cotangents back through a
+    ``lax.scan`` with the parameters instead (``jax.vmap`` of the block's ``jax.vjp``) adds
+    each step's (S, P) parameter cotangent to a carried accumulator: S·P memory traffic per
+    step, memory-bound once S·P leaves the cache (3.4× slower for an Elman cell at n = 256).
 
     Cost per block: O(h·S·cost(step)) (steps 2 and 3); memory O(h·S² + S·P).
     """
 
+    def step(p: Params, s_prev: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        state, y = cell.step(p, unravel_state(s_prev), x)
+        return flatten_state(state), y
+
+    def forward(carry, inputs):
+        s_prev, total = carry
+        x, target, m = inputs
+        s_next, y = step(params, s_prev, x)
+        value, g_y = jax.value_and_grad(loss)(y, target)
+        return (s_next, total + m * value), (s_prev, m * g_y)
+
+    zero = jnp.zeros((), mask.dtype)
+    (s_new, total), (s_prevs, g_ys) = jax.lax.scan(forward, (s, zero), (xs, targets, mask))
+
     def state_step(p: Params, s_prev: jax.Array, x: jax.Array) -> jax.Array:
-        return flatten_state(cell.step(p, unravel_state(s_prev), x)[0])
+        return step(p, s_prev, x)[0]
 
-    def forward(s_prev, x):
-        return state_step(params, s_prev, x), s_prev
-
-    _, s_prevs = jax.lax.scan(forward, s, xs)
-
-    def backward(lam, inputs):
-        s_prev, x = inputs
-        _, pull = jax.vjp(lambda s_: state_step(params, s_, x), s_prev)
-        return jax.vmap(pull)(lam)[0], lam
+    def backward(carry, inputs):
+        Lam, lam = carry
+        s_prev, x, g_y = inputs
+        _, pull_state = jax.vjp(lambda s_: state_step(params, s_, x), s_prev)
+        _, pull_step = jax.vjp(lambda s_: step(params, s_, x), s_prev)
+        return (jax.vmap(pull_state)(Lam)[0], pull_step((lam, g_y))[0]), (Lam, lam)
 
     S = s.shape[0]
-    J, lams = jax.lax.scan(backward, jnp.eye(S, dtype=s.dtype), (s_prevs, xs), reverse=True)
-    _, pull_params = jax.vjp(
-        lambda p: jax.vmap(state_step, in_axes=(None, 0, 0))(p, s_prevs, xs), params
-    )
-    D = jax.vmap(lambda lam: pull_params(lam)[0], in_axes=1)(lams)
-    return J, D
+    start = (jnp.eye(S, dtype=s.dtype), jnp.zeros((S,), s.dtype))
+    (J, lam), (Lams, lams) = jax.lax.scan(backward, start, (s_prevs, xs, g_ys), reverse=True)
+
+    def over_steps(f):
+        """``f`` mapped over the block's steps with θ shared, as a function of θ."""
+        return lambda p: jax.vmap(f, in_axes=(None, 0, 0))(p, s_prevs, xs)
+
+    _, pull_states = jax.vjp(over_steps(state_step), params)
+    _, pull_steps = jax.vjp(over_steps(step), params)
+    D = jax.vmap(lambda rows: pull_states(rows)[0], in_axes=1)(Lams)
+    (grad,) = pull_steps((lams, g_ys))
+    return BlockPullback(s_new, total, J, lam, D, grad)
 
 
 def sensitivity_sequence(

@@ -10,14 +10,12 @@ from typing import Any
 
 import gradalgos as ga
 
-__all__ = ["ALGORITHMS", "BASELINES", "EXACT", "loop_body_runs", "make_algorithm"]
+__all__ = ["ALGORITHMS", "BASELINES", "loop_body_runs", "make_algorithm"]
 
 #: Algorithms of gradalgos measured by the benchmark.
 ALGORITHMS: tuple[str, ...] = ("bptt", "checkpointed", "tbptt", "rtrl", "hybrid")
 #: Baselines a user would pick instead: hand-written ``jax.grad`` over ``lax.scan``; PyTorch.
 BASELINES: tuple[str, ...] = ("jax-scan", "torch")
-#: Names whose gradient is exact (equal to the float64 BPTT reference up to round-off).
-EXACT: frozenset[str] = frozenset({"bptt", "checkpointed", "rtrl", "hybrid", "jax-scan", "torch"})
 
 
 def make_algorithm(name: str, settings: dict[str, Any]) -> ga.AbstractAlgorithm:
