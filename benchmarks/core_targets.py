@@ -19,6 +19,7 @@ more than the 5 % margin of its target.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 import statistics
@@ -29,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 import gradalgos as ga
+from gradalgos.bench.version import code_version
 
 # float32 products in float32 on every backend (a GPU would otherwise use TF32, ~1e-3 error).
 jax.config.update("jax_default_matmul_precision", "highest")
@@ -195,6 +197,9 @@ def main() -> None:
             "device": str(jax.devices()[0]),
             "jax": jax.__version__,
         },
+        # The report compares it with its results' code version (the measured sources' hash).
+        "code_version": code_version(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "bptt_vs_hand_written": bptt_vs_hand_written(args.repeats),
         "rtrl_memory_and_gemm": rtrl_memory_and_gemm(args.repeats),
         "hybrid_vs_rtrl": hybrid_vs_rtrl(args.repeats),

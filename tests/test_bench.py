@@ -152,6 +152,28 @@ def test_report_states_the_allocator_environment() -> None:
     assert "`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`" in line
 
 
+def test_report_says_when_the_core_targets_are_of_other_code(tmp_path: Path) -> None:
+    from gradalgos.plots.report import _core_targets
+
+    case = {"case": "c", "ratio": 1.0, "temp_over_budget": 0.6, "speedup": 30.0}
+    case |= {"jm_fraction_alone": 0.7, "jm_fraction_whole_step": 0.8}
+    targets = {
+        "machine": {"device": "cpu:0", "platform": "Linux", "jax": "0.10.2"},
+        "bptt_vs_hand_written": case,
+        "rtrl_memory_and_gemm": case,
+        "hybrid_vs_rtrl": case,
+    }
+    path = tmp_path / "core_targets.json"
+    path.write_text(json.dumps(targets))
+    assert "does not record the code version" in _core_targets(path, "aaa")
+    path.write_text(json.dumps(targets | {"code_version": "aaa", "date": "2026-11-26"}))
+    current = _core_targets(path, "aaa")
+    assert "code version `aaa`, 2026-11-26" in current and "Stale" not in current
+    stale = _core_targets(path, "bbb")
+    assert "**Stale:** the results above are of code version `bbb`, these of `aaa`" in stale
+    assert "Not measured" in _core_targets(tmp_path / "absent.json", "aaa")
+
+
 def test_store_appends_lines_and_skips_a_cut_line(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     append_row(path, {"key": "a", "status": "ok"})

@@ -169,8 +169,9 @@ def _optional(path: Path, heading: str, text: str | None = None) -> list[str]:
     return [heading, path.read_text() if text is None else text]
 
 
-def _core_targets(path: Path) -> str:
-    """The issue-2 performance targets from ``core_targets.json`` (benchmarks/core_targets.py)."""
+def _core_targets(path: Path, version: str | None) -> str:
+    """The issue-2 performance targets from ``core_targets.json`` (benchmarks/core_targets.py),
+    and whether they were measured at ``version``, the code version of the report's rows."""
     if not path.exists():
         return (
             "Not measured: run "
@@ -195,12 +196,23 @@ def _core_targets(path: Path) -> str:
     ]
     lines = ["| case | criterion | measured |", "|---|---|---|"]
     lines += [f"| {a} | {k} | {v} |" for a, k, v in rows]
-    m = c["machine"]
+    m, measured = c["machine"], c.get("code_version")
+    command = f"`python benchmarks/core_targets.py --out {path.as_posix()}`"
+    when = f", code version `{measured}`, {c['date']}" if measured else ""
     lines.append(
-        f"\nMeasured on {m['device']} ({m['platform']}), jax {m['jax']}, by "
-        f"`python benchmarks/core_targets.py --out {path.as_posix()}`.\n"
+        f"\nMeasured on {m['device']} ({m['platform']}), jax {m['jax']}{when}, by {command}."
     )
-    return "\n".join(lines)
+    if measured is None:
+        lines.append(
+            "The file does not record the code version it measured (written before it did): "
+            f"these figures may be of older code than the results above; rerun {command}."
+        )
+    elif version is not None and measured != version:
+        lines.append(
+            f"**Stale:** the results above are of code version `{version}`, these of "
+            f"`{measured}`; rerun {command}."
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _spread_section(spread: dict[str, RunSpread]) -> str:
@@ -298,7 +310,7 @@ def make_report(
         "a pass over n² numbers per window that BPTT makes once per call; longer windows "
         "amortize it.\n",
         "## Core performance targets\n",
-        _core_targets(out / "core_targets.json"),
+        _core_targets(out / "core_targets.json", version),
         *_optional(
             out / "TRAINING.md",
             "## Training\n",
