@@ -172,11 +172,9 @@ def _optional(path: Path, heading: str, text: str | None = None) -> list[str]:
 def _core_targets(path: Path, version: str | None) -> str:
     """The issue-2 performance targets from ``core_targets.json`` (benchmarks/core_targets.py),
     and whether they were measured at ``version``, the code version of the report's rows."""
+    command = f"`python benchmarks/core_targets.py --out {path.as_posix()}`"
     if not path.exists():
-        return (
-            "Not measured: run "
-            "`python benchmarks/core_targets.py --out reports/core_targets.json`.\n"
-        )
+        return f"Not measured: run {command}.\n"
     c = json.loads(path.read_text())
     b, r, h = c["bptt_vs_hand_written"], c["rtrl_memory_and_gemm"], c["hybrid_vs_rtrl"]
     rows = [
@@ -197,7 +195,6 @@ def _core_targets(path: Path, version: str | None) -> str:
     lines = ["| case | criterion | measured |", "|---|---|---|"]
     lines += [f"| {a} | {k} | {v} |" for a, k, v in rows]
     m, measured = c["machine"], c.get("code_version")
-    command = f"`python benchmarks/core_targets.py --out {path.as_posix()}`"
     when = f", code version `{measured}`, {c['date']}" if measured else ""
     lines.append(
         f"\nMeasured on {m['device']} ({m['platform']}), jax {m['jax']}{when}, by {command}."
