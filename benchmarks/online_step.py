@@ -22,6 +22,7 @@ buffers.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import platform
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from core_targets import median_time
 
 import gradalgos as ga
 from gradalgos.bench.timing import counters_per_call, cpu_counters
+from gradalgos.bench.version import code_version, git_commit
 
 #: The ways of computing the same gradients, in the order they are timed and printed.
 WAYS = (
@@ -141,6 +143,9 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "dtype": "float32",
         "repeats": args.repeats,
+        "code_version": code_version(),
+        "git_commit": git_commit(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     with open(args.out, "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)

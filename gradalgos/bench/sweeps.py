@@ -13,8 +13,8 @@ Sweeps (the ``sweep`` field of every row):
   span the transition.
   RTRL and the hybrid are GEMM-bound; their sweeps run to n = 512 (``--full``: 1024), where
   the GEMMs reach most of the CPU's peak (the fitted exponent is low while their efficiency
-  still rises). The hybrid at n = 1024 needs about 17 GB of XLA temp memory (4·S·P bytes ×
-  3.96) and a minute per call on a 2-core CPU.
+  still rises). The hybrid at n = 1024 needs about 13 GB of XLA temp memory (4·S·P bytes ×
+  3.0, 12.1 GiB) and a minute per call on a 2-core CPU.
   RTRL runs at T = 2 and the hybrid at T = 2·S: in both, 1 of every 2 steps (blocks) propagates
   M — the last step or block of a sequence does not, it has no later step to serve — so their
   times per step compare. The propagating step sets the exponent either way; T = 4 and 4·S
