@@ -25,6 +25,8 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
+import sys
 from collections.abc import Callable
 
 import jax
@@ -137,7 +139,7 @@ def main() -> None:
             counters = "" if faults is None else f" {faults:>11.1f} {user:>11.3e} {sys_:>10.3e}"
             print(f"{r['n']:>5} {way:>25} {wall:>10.3e} {wall / offline:>8.2f}{counters}")
     meta = {
-        "command": "python benchmarks/online_step.py",
+        "command": shlex.join(["python", "benchmarks/online_step.py", *sys.argv[1:]]),
         "jax": jax.__version__,
         "device": jax.devices()[0].device_kind,
         "machine": platform.processor() or platform.machine(),
