@@ -29,7 +29,10 @@ from gradalgos.algorithms.online import _advance_compiled  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-COLLECTIVE = re.compile(r"\b(all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)\(")
+#: A collective's opcode, synchronous or the start of an asynchronous one (``all-gather-start``).
+COLLECTIVE = re.compile(
+    r"\b(all-gather|all-reduce|all-to-all|collective-permute|reduce-scatter)(-start)?\("
+)
 ARRAY_TYPE = re.compile(r"\b[a-z]+\d+\[([\d,]*)\]")
 
 

@@ -61,6 +61,8 @@ def test_collective_parser_reads_result_shapes():
             "%b = (f32[1,8,8]{2,1,0}, f32[1,8,8]{2,1,0}) all-to-all(%y, %z)",
             "%c = f64[32]{0} add(%p, %all-gather)",
             "%d = f64[] all-reduce(%q), to_apply=%add",
+            "%e = (f32[8,2]{1,0}, f32[32,2]{1,0}) all-gather-start(%r), dimensions={0}",
+            "%f = f32[32,2]{1,0} all-gather-done(%e)",
         ]
     )
-    assert collective_sizes(hlo) == [4096, 64, 64, 1]
+    assert collective_sizes(hlo) == [4096, 64, 64, 1, 16, 64]
