@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos import algorithms, cells
+from gradalgos.bench.version import code_version, git_commit
 from gradalgos.tasks import W1000, AbstractTask, AnBn, DelayedParity, Sine
 from gradalgos.tasks.adding import Adding
 from gradalgos.training.common import TrainResult
@@ -241,6 +242,7 @@ def run_compare(args: argparse.Namespace) -> dict:
             "seconds": time.perf_counter() - start, "budget": args.budget, "seed": args.seed,
             "only": args.only, "platform": platform.platform(), "cpus": os.cpu_count(),
             "jax": jax.__version__, "device": str(jax.devices()[0]),
+            "code_version": code_version(), "git_commit": git_commit(),
         }  # fmt: skip
         args.out_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(_finite(results), allow_nan=False))
