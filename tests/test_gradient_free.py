@@ -274,6 +274,36 @@ def test_esn_readout_is_numpy_ridge_closed_form():
     np.testing.assert_allclose(pred, z_all @ want.T, rtol=1e-10, atol=1e-12)
 
 
+def test_esn_float32_readout_matches_float64_ridge_on_ill_conditioned_features():
+    """Reservoir features are strongly correlated: here cond(ZᵀZ + λI) ≈ 6e9, which the
+    normal equations cannot solve in float32 (their readout missed the float64 one by 279×
+    its norm, at 2e5× the least ridge objective); the fit must still be the ridge solution,
+    computed in float64 by numpy as the reference. Judged by the objective and the fitted
+    values: the readout's components along the smallest singular directions are set by
+    round-off in any float32 method (1.5 % of its norm here)."""
+    esn = EchoStateNetwork(1, 100, 1, washout=10)
+    xs, ys = sine()
+    xs, ys = xs.astype(jnp.float32), ys.astype(jnp.float32)
+    params = esn.fit(jax.random.key(0), xs, ys)
+    assert params.W_out.dtype == jnp.float32
+    z = np.asarray(esn.features(params.W_in, params.W_res, xs)[:, 10:], np.float64)
+    z = z.reshape(-1, z.shape[-1])
+    y = np.asarray(ys[:, 10:], np.float64).reshape(-1, 1)
+    gram = z.T @ z + esn.ridge * np.eye(z.shape[1])
+    assert np.linalg.cond(gram) > 1e9  # the case the normal equations fail in float32
+    want = np.linalg.solve(gram, z.T @ y).T
+    got = np.asarray(params.W_out, np.float64)
+
+    def objective(w):
+        return np.sum((z @ w.T - y) ** 2) + esn.ridge * np.sum(w**2)
+
+    assert objective(got) <= 1.01 * objective(want)
+    assert np.linalg.norm(z @ (got - want).T) <= 1e-4 * np.linalg.norm(z @ want.T)
+    assert np.linalg.norm(got - want) <= 0.1 * np.linalg.norm(want)
+    with pytest.raises(ValueError, match="mask must be >= 0"):
+        esn.fit(jax.random.key(0), xs, ys, mask=-jnp.ones(xs.shape[:2]))
+
+
 def test_esn_learns_sine_and_checks_shapes():
     xs, ys = sine()
     esn = EchoStateNetwork(1, 50, 1, washout=10)
