@@ -67,7 +67,7 @@ def test_online_and_sharding_examples_leave_a_carry_that_still_steps(namespace):
         lambda a, b: not np.array_equal(a, b), params, ns["params_before_online"]
     )
     assert all(jax.tree_util.tree_leaves(changed))  # `update` ran on every leaf
-    sharded = [m for m in jax.tree_util.tree_leaves(carry.sensitivity)]
+    sharded = jax.tree_util.tree_leaves(carry.sensitivity)
     assert sharded and all(m.sharding.spec[-1] == "p" for m in sharded)
     carry, loss_t, grads_t = rtrl.step(cell, params, carry, ns["xs"][0, 3], ns["targets"][0, 3])
     assert np.isfinite(loss_t)
