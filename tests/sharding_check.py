@@ -36,10 +36,8 @@ COLLECTIVE = re.compile(
 ARRAY_TYPE = re.compile(r"\b[a-z]+\d+\[([\d,]*)\]")
 
 
-def parameter_axis_sharding(mesh: Mesh, leaf: jax.Array | None) -> NamedSharding | None:
+def parameter_axis_sharding(mesh: Mesh, leaf: jax.Array) -> NamedSharding:
     """Split the last axis of an M leaf ``(S, *param.shape)`` (a parameter axis) over the mesh."""
-    if leaf is None:
-        return None
     return NamedSharding(mesh, PartitionSpec(*([None] * (leaf.ndim - 1)), "p"))
 
 
@@ -70,23 +68,20 @@ def run_case(algorithm: ga.RTRL | ga.Hybrid, block: int) -> dict:
 
     mesh = Mesh(jax.devices(), ("p",))
     carry = algorithm.init(cell, params, state0)
-    is_none = lambda leaf: leaf is None  # noqa: E731
+    # None leaves (readouts, no M) are empty subtrees: tree_map and device_put pass them by.
     shardings = jax.tree_util.tree_map(
-        lambda leaf: parameter_axis_sharding(mesh, leaf), carry.sensitivity, is_leaf=is_none
+        lambda leaf: parameter_axis_sharding(mesh, leaf), carry.sensitivity
     )
-    sensitivity = jax.tree_util.tree_map(
-        lambda leaf, s: None if leaf is None else jax.device_put(leaf, s),
-        carry.sensitivity,
-        shardings,
-        is_leaf=is_none,
-    )
-    carry = type(carry)(carry.state, sensitivity)
+    carry = carry._replace(sensitivity=jax.device_put(carry.sensitivity, shardings))
     first = carry
+
+    def call_inputs(a: jax.Array, t: int) -> jax.Array:
+        """One ``step`` call's slice of ``a`` from step t: one step (RTRL) or one block."""
+        return a[t] if block == 1 else a[t : t + block]
 
     grads = jax.tree_util.tree_map(jnp.zeros_like, params)
     for t in range(0, T, block):
-        x = xs[t] if block == 1 else xs[t : t + block]
-        y = targets[t] if block == 1 else targets[t : t + block]
+        x, y = call_inputs(xs, t), call_inputs(targets, t)
         carry, _, g = algorithm.step(cell, params, carry, x, y)
         grads = jax.tree_util.tree_map(jnp.add, grads, g)
 
@@ -104,10 +99,15 @@ def run_case(algorithm: ga.RTRL | ga.Hybrid, block: int) -> dict:
             strict=True,
         )
     )
-    x0 = xs[0] if block == 1 else xs[:block]
-    y0 = targets[0] if block == 1 else targets[:block]
     compiled = _advance_compiled.lower(
-        cell, ga.losses.mse, params, first, x0, y0, None, single_step=block == 1
+        cell,
+        ga.losses.mse,
+        params,
+        first,
+        call_inputs(xs, 0),
+        call_inputs(targets, 0),
+        None,
+        single_step=block == 1,
     ).compile()
     m_elements = sum(leaf.size for leaf in jax.tree_util.tree_leaves(first.sensitivity))
     return {
