@@ -21,8 +21,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
+import shlex
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -30,10 +33,27 @@ import jax
 import jax.numpy as jnp
 
 import gradalgos as ga
-from gradalgos.bench.version import code_version
+from gradalgos.bench.version import code_version, git_commit
 
 # float32 products in float32 on every backend (a GPU would otherwise use TF32, ~1e-3 error).
 jax.config.update("jax_default_matmul_precision", "highest")
+
+
+def script_meta(script: str, repeats: int) -> dict:
+    """Provenance of a benchmark script's results file: the command as run, versions, machine,
+    the measured code's version and commit, and the date."""
+    return {
+        "command": shlex.join(["python", f"benchmarks/{script}", *sys.argv[1:]]),
+        "jax": jax.__version__,
+        "device": jax.devices()[0].device_kind,
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "dtype": "float32",
+        "repeats": repeats,
+        "code_version": code_version(),
+        "git_commit": git_commit(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:

@@ -22,19 +22,14 @@ buffers.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import platform
-import shlex
-import sys
 from collections.abc import Callable
 
 import jax
-from core_targets import median_time
+from core_targets import median_time, script_meta
 
 import gradalgos as ga
 from gradalgos.bench.timing import counters_per_call, cpu_counters
-from gradalgos.bench.version import code_version, git_commit
 
 #: The ways of computing the same gradients, in the order they are timed and printed.
 WAYS = (
@@ -138,17 +133,7 @@ def main() -> None:
             )
             counters = "" if faults is None else f" {faults:>11.1f} {user:>11.3e} {sys_:>10.3e}"
             print(f"{r['n']:>5} {way:>25} {wall:>10.3e} {wall / offline:>8.2f}{counters}")
-    meta = {
-        "command": shlex.join(["python", "benchmarks/online_step.py", *sys.argv[1:]]),
-        "jax": jax.__version__,
-        "device": jax.devices()[0].device_kind,
-        "machine": platform.processor() or platform.machine(),
-        "dtype": "float32",
-        "repeats": args.repeats,
-        "code_version": code_version(),
-        "git_commit": git_commit(),
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
+    meta = script_meta("online_step.py", args.repeats)
     with open(args.out, "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
     print(f"→ {args.out}")
