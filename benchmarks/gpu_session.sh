@@ -11,6 +11,7 @@
 #
 #   cp FILES_AT/gpu/results.jsonl reports/gpu/results.jsonl
 #   cp FILES_AT/gpu/core_targets.json reports/gpu/   # when the call had a minute left for them
+#   cp FILES_AT/gpu/hybrid_breakdown.json reports/gpu/   # likewise, when it had 45 s more
 #   python -m gradalgos.plots reports/gpu/results.jsonl
 #
 # GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script). GA_N_RTRL overrides the
@@ -59,6 +60,15 @@ if ((left >= 60)); then # the core targets (set for a CPU at n = 128; ~45 s on a
         echo "== core targets: stopped"
 else
     echo "== core targets: not started ($left s left)"
+fi
+left=$((budget - (SECONDS - start)))
+if ((left >= 45)); then # where the hybrid's block spends its time on this device, if time is left
+    echo "== hybrid breakdown ($left s left)"
+    timeout --signal=INT --kill-after=15 "$left" python benchmarks/hybrid_breakdown.py \
+        --n 64 128 256 512 1024 --repeats 5 --out "$out/hybrid_breakdown.json" ||
+        echo "== hybrid breakdown: stopped"
+else
+    echo "== hybrid breakdown: not started ($left s left)"
 fi
 python - "$out/results.jsonl" <<'EOF'
 import collections, sys
