@@ -68,7 +68,7 @@ def parts(n: int) -> dict[str, Callable[[], object]]:
     xs = jax.random.normal(k[1], (n, M_IN))
     targets = jax.random.normal(k[2], (n, O_OUT))
     mask = jnp.ones((n,))
-    # a non-zero M, as after the first block (M = 0 would let nothing be skipped anyway)
+    # a non-zero M, as the carry holds after the first block
     M = jax.tree_util.tree_map(
         lambda m: 1e-2 * jax.random.normal(k[3], m.shape), initial_sensitivity(cell, params, state0)
     )
