@@ -12,7 +12,6 @@ NaN propagates to the loss and gradient as IEEE arithmetic dictates.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 import jax
@@ -31,6 +30,7 @@ __all__ = [
     "check_cell",
     "check_online_init",
     "check_online_step",
+    "check_online_structure",
     "check_params",
     "check_state",
     "validate",
@@ -345,31 +345,6 @@ def _check_sensitivity(cell: Any, params: Params, carry: Any) -> None:
             )
 
 
-#: Signatures (:func:`_signature`) of online-step inputs that passed every check of
-#: :func:`check_online_step`: a loop of ``step`` calls with inputs of the same structure, shapes
-#: and dtypes then re-checks only their values (finite, labels in range). Insertion-ordered,
-#: the oldest dropped beyond ``_MAX_SIGNATURES``; a cache, it changes no result.
-_PASSED_ONLINE_STRUCTURE: dict[Hashable, None] = {}
-_MAX_SIGNATURES = 256
-
-
-def _signature(cell: AbstractCell, what: Hashable, tree: Any) -> Hashable | None:
-    """``(cell, what, tree structure, (kind, shape, dtype) of every leaf)``, or ``None`` when a
-    leaf is not a concrete array (traced, a Python list or number) or a part is unhashable."""
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    specs = []
-    for leaf in leaves:
-        if isinstance(leaf, jax.core.Tracer) or not isinstance(leaf, jax.Array | np.ndarray):
-            return None
-        specs.append((isinstance(leaf, np.ndarray), leaf.shape, np.dtype(leaf.dtype)))
-    key = (cell, what, treedef, tuple(specs))
-    try:
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
 def check_online_step(
     cell: Any,
     params: Params,
@@ -382,8 +357,17 @@ def check_online_step(
     *,
     donate_carry: Any = False,
 ) -> tuple[Any, Any, Any]:
-    """Checks for ``RTRL.step`` (``steps=None``: one step) and ``Hybrid.step`` (a block);
-    returns ``(xs, targets, mask)`` as arrays (lists and numbers converted)."""
+    """The per-call checks of ``RTRL.step`` (``steps=None``: one step) and ``Hybrid.step``
+    (a block); returns ``(xs, targets, mask)`` as arrays (lists and numbers converted).
+
+    Checked here, on every call: the argument kinds, that the carry was not donated away, and
+    the values (finite ``params``, inputs, float targets and mask; labels in range). The
+    structure, shapes and dtypes are checked by :func:`check_online_structure`, which the
+    jitted step runs while it traces: once per input structure, shapes and dtypes, before
+    anything is compiled, with jit's own cache deciding when (a loop of ``step`` calls pays
+    them once). Where a value check fails, the structural checks run first, so an input with
+    both a wrong shape and a bad value gets the same error as on its first call.
+    """
     from gradalgos.algorithms.sensitivity import SensitivityState
 
     if not isinstance(donate_carry, bool):
@@ -399,24 +383,23 @@ def check_online_step(
             "its successor into the same buffers; pass the carry that step returned"
         )
     name = "x" if steps is None else "xs"
-    signature = _signature(cell, (steps, loss), (params, carry, xs, targets, mask))
-    if signature is not None and signature in _PASSED_ONLINE_STRUCTURE:
+    try:
         for leaf in jax.tree_util.tree_leaves(params):
             _check_finite("params", leaf)
+        xs = _as_array(name, xs)
         _check_finite(name, xs)
+        targets = _as_array("targets", targets)
         _check_target_values(cell, targets)
         if mask is not None:
+            mask = _as_array("mask", mask)
             _check_finite("mask", mask)
-        return xs, targets, mask
-    inputs = _check_online_inputs(cell, params, carry, (xs, targets, mask), steps, loss)
-    if signature is not None:
-        if len(_PASSED_ONLINE_STRUCTURE) >= _MAX_SIGNATURES:
-            _PASSED_ONLINE_STRUCTURE.pop(next(iter(_PASSED_ONLINE_STRUCTURE)))
-        _PASSED_ONLINE_STRUCTURE[signature] = None
-    return inputs
+    except Exception:
+        check_online_structure(cell, params, carry, (xs, targets, mask), steps, loss)
+        raise
+    return xs, targets, mask
 
 
-def _check_online_inputs(
+def check_online_structure(
     cell: AbstractCell,
     params: Params,
     carry: Any,
@@ -424,8 +407,9 @@ def _check_online_inputs(
     steps: str | None,
     loss: Any,
 ) -> tuple[jax.Array, jax.Array, jax.Array | None]:
-    """Every check of :func:`check_online_step` on ``inputs = (xs, targets, mask)``; returns
-    them as arrays."""
+    """Structure, shapes and dtypes of an online step's inputs ``inputs = (xs, targets, mask)``
+    against ``cell`` and ``loss`` (and, for concrete arrays, their values too); returns them as
+    arrays. Run by the jitted step while it traces (:func:`check_online_step`)."""
     xs, targets, mask = inputs
     name = "x" if steps is None else "xs"
     dtype = check_params(cell, params)

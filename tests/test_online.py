@@ -11,8 +11,6 @@ from cases import CELL_CASES
 from test_algorithms import make_data, max_rel_error
 
 import gradalgos as ga
-from gradalgos._validation import _PASSED_ONLINE_STRUCTURE as _PASSED
-from gradalgos._validation import _signature
 from gradalgos.algorithms.online import _advance_cache_size
 from gradalgos.cells.dependence import _mask_leaves
 from gradalgos.value_and_grad import _compiled_cache_size
@@ -187,24 +185,30 @@ def test_donate_carry_must_be_a_bool(problem):
 
 
 def test_repeated_step_checks_still_catch_bad_values(problem):
-    """Inputs of an already-checked structure skip the structural checks (a loop of steps
-    pays them once), but their values are still checked on every call."""
+    """Inputs of an already-traced structure skip the structural checks (they run while the
+    step traces: a loop of steps pays them once), but their values are still checked on every
+    call; a changed shape traces again and is checked again."""
     cell, params, s0, xs, targets = problem
     rtrl = ga.RTRL()
     carry, _, _ = rtrl.step(cell, params, rtrl.init(cell, params, s0), xs[0], targets[0])
-    # the next step's inputs have a checked structure: only their values are checked
-    signature = _signature(cell, (None, ga.losses.mse), (params, carry, xs[1], targets[1], None))
-    assert signature in _PASSED
+    compiled = _advance_cache_size()
+    carry, _, _ = rtrl.step(cell, params, carry, xs[1], targets[1])
+    assert _advance_cache_size() == compiled  # same structure: no new trace, so no re-check
     nan_params = {**params, "W_rec": params["W_rec"].at[0, 0].set(jnp.nan)}
     bad = [
         ((params, xs[1].at[0].set(jnp.nan), targets[1]), "x contains NaN"),
         ((params, xs[1], targets[1].at[0].set(jnp.inf)), "targets contains NaN or inf"),
         ((nan_params, xs[1], targets[1]), "params contains NaN"),
         ((params, xs[1, :2], targets[1]), "x must have shape"),
+        # a wrong shape and a bad value: the structural error, as on a first call
+        ((params, xs[1, :2].at[0].set(jnp.nan), targets[1]), "x must have shape"),
     ]
     for (p, x, t), message in bad:
         with pytest.raises(ValueError, match=message):
             rtrl.step(cell, p, carry, x, t)
+        with pytest.raises(ValueError, match=message):  # refused before anything is donated
+            rtrl.step(cell, p, carry, x, t, donate_carry=True)
+    assert not any(leaf.is_deleted() for leaf in jax.tree_util.tree_leaves(carry))
     rtrl.step(cell, params, carry, xs[1], targets[1], mask=jnp.asarray(1.0))  # checked whole
     with pytest.raises(ValueError, match="mask contains NaN"):
         rtrl.step(cell, params, carry, xs[1], targets[1], mask=jnp.asarray(jnp.nan))

@@ -65,7 +65,9 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         The body of the subclasses' ``step``.
 
         Jitted per (cell, loss, single_step, shapes), so a Python loop of ``step`` calls runs
-        one compiled program per call; under a caller's ``jit`` it is inlined (and
+        one compiled program per call. Values are checked on every call; structure, shapes
+        and dtypes while the jitted step traces, so once per input signature, with jit's own
+        cache deciding when. Under a caller's ``jit`` it is inlined (and
         ``donate_carry`` has no effect there). With ``donate_carry``, the new carry is written
         into the old one's buffers, which are invalidated: a loop then reuses one S·P_s
         sensitivity instead of allocating a new one every call (on a CPU, fresh memory is
@@ -112,6 +114,11 @@ def _advance(
     *,
     single_step: bool,
 ) -> tuple[SensitivityState, jax.Array, Params]:
+    from gradalgos._validation import check_online_structure
+
+    # runs while tracing: once per (cell, loss, single_step, input structure, shapes, dtypes)
+    steps = None if single_step else "block"
+    check_online_structure(cell, params, carry, (xs, targets, mask), steps, loss)
     s, unravel_state = ravel_pytree(carry.state)
     mask = jnp.ones(xs.shape[:-1], s.dtype) if mask is None else jnp.asarray(mask, s.dtype)
     s, M, value, grads = advance_block(
