@@ -385,6 +385,8 @@ def check_online_step(
     name = "x" if steps is None else "xs"
     try:
         for leaf in jax.tree_util.tree_leaves(params):
+            if not isinstance(leaf, jax.Array | np.ndarray):  # jit would take a number
+                raise TypeError(f"params must contain arrays, got a {type(leaf).__name__} leaf")
             _check_finite("params", leaf)
         xs = _as_array(name, xs)
         _check_finite(name, xs)

@@ -209,6 +209,9 @@ def test_repeated_step_checks_still_catch_bad_values(problem):
         with pytest.raises(ValueError, match=message):  # refused before anything is donated
             rtrl.step(cell, p, carry, x, t, donate_carry=True)
     assert not any(leaf.is_deleted() for leaf in jax.tree_util.tree_leaves(carry))
+    # a Python number where an array belongs is refused by name (jit alone would take it)
+    with pytest.raises(ValueError, match=r"params leaf 3 must have shape \(4,\), got float"):
+        rtrl.step(cell, {**params, "b": 0.5}, carry, xs[1], targets[1])
     rtrl.step(cell, params, carry, xs[1], targets[1], mask=jnp.asarray(1.0))  # checked whole
     with pytest.raises(ValueError, match="mask contains NaN"):
         rtrl.step(cell, params, carry, xs[1], targets[1], mask=jnp.asarray(jnp.nan))
