@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Callable
 
 import jax
@@ -44,7 +43,13 @@ from core_targets import interleaved, script_meta
 from jax.flatten_util import ravel_pytree
 
 import gradalgos as ga
-from gradalgos.algorithms.sensitivity import advance_block, block_pullback, initial_sensitivity
+from gradalgos.algorithms.sensitivity import (
+    _times,  # the block's own J·M and λ·M, leaf by leaf
+    advance_block,
+    block_pullback,
+    initial_sensitivity,
+)
+from gradalgos.plots.fit import fit_loglog
 
 #: The parts and references, in the order they are timed and printed.
 PARTS = ("block", "pullback", "scans", "products", "gemm_loop", "gemm_big", "d_tn", "d_nn")
@@ -52,9 +57,14 @@ M_IN = O_OUT = 8
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 
+def state_params(n: int) -> int:
+    """P: the parameters an Elman state depends on (W_rec, W_in, b)."""
+    return n * n + n * M_IN + n
+
+
 def flops(n: int) -> dict[str, float]:
     """The theory's dominant products per propagating block, h = S = n."""
-    P = n * n + n * M_IN + n
+    P = state_params(n)
     return {"scans": 2.0 * n * n * n * n, "D": 2.0 * n * n * P, "JM": 2.0 * n * n * P}
 
 
@@ -74,7 +84,7 @@ def parts(n: int) -> dict[str, Callable[[], object]]:
     )
     J = jax.random.normal(k[4], (n, n)) / n
     lam = jax.random.normal(k[5], (n,))
-    big = jax.random.normal(k[3], (n, n * n + n * M_IN + n))
+    big = jax.random.normal(k[3], (n, state_params(n)))
     loss = ga.losses.mse
 
     def block(params, s, M):
@@ -90,12 +100,7 @@ def parts(n: int) -> dict[str, Callable[[], object]]:
         return b.J, b.lam
 
     def products(J, lam, M):
-        def times(a):
-            return jax.tree_util.tree_map(
-                lambda m: jnp.tensordot(a, m, axes=1, precision=_HIGHEST), M
-            )
-
-        return times(J), times(lam)
+        return _times(J, M), _times(lam, M)
 
     def gemm_loop(J, W, d):
         def body(rows, d_t):
@@ -158,14 +163,11 @@ def measure(n: int, repeats: int) -> dict[str, float]:
 
 
 def slope(rows: list[dict[str, float]], key: str, n_min: int = 128) -> float | None:
-    """Least-squares slope of log(row[key]) vs log(n) over the rows with n ≥ n_min."""
-    pts = [(math.log(r["n"]), math.log(r[key])) for r in rows if r["n"] >= n_min and r[key] > 0]
-    if len(pts) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / sxx
+    """Least-squares slope of log(row[key]) vs log(n) over the rows with n ≥ n_min (the
+    report's :func:`~gradalgos.plots.fit.fit_loglog`, over all of them)."""
+    chosen = [r for r in rows if r["n"] >= n_min]
+    fit = fit_loglog([r["n"] for r in chosen], [r[key] for r in chosen], octaves=None)
+    return None if fit is None else fit.slope
 
 
 def main() -> None:
