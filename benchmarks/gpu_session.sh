@@ -64,8 +64,9 @@ fi
 left=$((budget - (SECONDS - start)))
 if ((left >= 45)); then # where the hybrid's block spends its time on this device, if time is left
     echo "== hybrid breakdown ($left s left)"
-    timeout --signal=INT --kill-after=15 "$left" python benchmarks/hybrid_breakdown.py \
-        --n 64 128 256 512 1024 --repeats 5 --out "$out/hybrid_breakdown.json" ||
+    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
+        python benchmarks/hybrid_breakdown.py \
+            --n 64 128 256 512 1024 --repeats 5 --out "$out/hybrid_breakdown.json" ||
         echo "== hybrid breakdown: stopped"
 else
     echo "== hybrid breakdown: not started ($left s left)"
