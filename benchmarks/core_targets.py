@@ -67,12 +67,16 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median times of several functions, measured in alternation (fair under drifting load)."""
+    """Median times of several functions, measured in alternation (fair under drifting load).
+
+    Every other round runs them in reverse order, so that none always runs in the same position:
+    a position effect (caches, clock boost) would otherwise bias the ratios taken from them."""
     for fn in fns.values():
         jax.block_until_ready(fn())
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    order = list(fns.items())
+    for round_ in range(repeats):
+        for name, fn in order if round_ % 2 == 0 else order[::-1]:
             start = time.perf_counter()
             jax.block_until_ready(fn())
             times[name].append(time.perf_counter() - start)

@@ -63,3 +63,21 @@ def test_script_runs_and_writes_its_rows(tmp_path: Path) -> None:
         assert math.isfinite(row["block_gflops"]) and row["parts_over_block"] > 0
     assert set(result["exponents_from_n128"].values()) == {None}  # no n ≥ 128 given
     assert result["meta"]["repeats"] == 1 and result["meta"]["code_version"]
+
+
+def test_interleaved_alternates_the_order_and_returns_medians(breakdown) -> None:
+    """The shared timer runs its functions in alternation, reversing the order every other round
+    (no function always first), and returns one median per function."""
+    calls: list[str] = []
+
+    def record(name: str):
+        def fn():
+            calls.append(name)
+            return np.zeros(())
+
+        return fn
+
+    times = breakdown.interleaved({"a": record("a"), "b": record("b")}, repeats=3)
+    warm_up, rounds = calls[:2], calls[2:]
+    assert warm_up == ["a", "b"] and rounds == ["a", "b", "b", "a", "a", "b"]
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
