@@ -10,9 +10,13 @@
 # (OUT: the device machine's output folder). Back on the development machine:
 #
 #   cp FILES_AT/gpu/results.jsonl reports/gpu/results.jsonl
-#   cp FILES_AT/gpu/core_targets.json reports/gpu/   # when the call had a minute left for them
-#   cp FILES_AT/gpu/hybrid_breakdown.json reports/gpu/   # likewise, when it had 45 s more
+#   cp FILES_AT/gpu/hybrid_breakdown.json reports/gpu/   # when the call had 45 s left for it
+#   cp FILES_AT/gpu/core_targets.json reports/gpu/   # likewise, when it had a minute more
 #   python -m gradalgos.plots reports/gpu/results.jsonl
+#
+# A 15-minute device lease fits two calls: `gpu_session.sh 560`, copy its results.jsonl back as
+# above, then at once (the machine stays warm for 30 s) `gpu_session.sh 235`, which resumes it.
+# On an H200 the first measured both n sweeps and the second the other sweeps (2026-11-26).
 #
 # GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script). GA_N_RTRL overrides the
 # hidden sizes of the RTRL/hybrid n sweep: by default the sweep's sizes and n = 2048, where the
@@ -53,16 +57,7 @@ phase "n sweep: BPTT-like algorithms and the baselines" --sweeps n --with-torch 
 phase "agreement, T, TBPTT k, hybrid h, batch" \
     --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
 left=$((budget - (SECONDS - start)))
-if ((left >= 60)); then # the core targets (set for a CPU at n = 128; ~45 s on an H200), last
-    echo "== core targets ($left s left)"
-    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
-        python benchmarks/core_targets.py --out "$out/core_targets.json" >/dev/null ||
-        echo "== core targets: stopped"
-else
-    echo "== core targets: not started ($left s left)"
-fi
-left=$((budget - (SECONDS - start)))
-if ((left >= 45)); then # where the hybrid's block spends its time on this device, if time is left
+if ((left >= 45)); then # where the hybrid's block spends its time on this device
     echo "== hybrid breakdown ($left s left)"
     PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
         python benchmarks/hybrid_breakdown.py \
@@ -70,6 +65,15 @@ if ((left >= 45)); then # where the hybrid's block spends its time on this devic
         echo "== hybrid breakdown: stopped"
 else
     echo "== hybrid breakdown: not started ($left s left)"
+fi
+left=$((budget - (SECONDS - start)))
+if ((left >= 60)); then # last: set for a CPU at n = 128, on a GPU they time launch overhead
+    echo "== core targets ($left s left)"
+    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
+        python benchmarks/core_targets.py --out "$out/core_targets.json" >/dev/null ||
+        echo "== core targets: stopped"
+else
+    echo "== core targets: not started ($left s left)"
 fi
 python - "$out/results.jsonl" <<'EOF'
 import collections, sys
