@@ -46,6 +46,18 @@ phase() { # phase NAME BENCH-OPTIONS...
     ((status == 0)) || echo "== $name: stopped with status $status"
 }
 
+script_phase() { # script_phase SCRIPT MIN OPTIONS...: python benchmarks/SCRIPT.py OPTIONS...
+    local name=$1 min=$2 left=$((budget - (SECONDS - start)))
+    shift 2
+    if ((left < min)); then
+        echo "== $name: not started ($left s left)"
+        return
+    fi
+    echo "== $name ($left s left)"
+    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
+        python "benchmarks/$name.py" "$@" || echo "== $name: stopped"
+}
+
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
 python -c 'import jax; print("jax", jax.__version__, jax.devices())'
 phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --n "${n_rtrl[@]}" \
@@ -56,25 +68,12 @@ phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --n "${n_rtrl[
 phase "n sweep: BPTT-like algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
 phase "agreement, T, TBPTT k, hybrid h, batch" \
     --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
-left=$((budget - (SECONDS - start)))
-if ((left >= 45)); then # where the hybrid's block spends its time on this device
-    echo "== hybrid breakdown ($left s left)"
-    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
-        python benchmarks/hybrid_breakdown.py \
-            --n 64 128 256 512 1024 --repeats 5 --out "$out/hybrid_breakdown.json" ||
-        echo "== hybrid breakdown: stopped"
-else
-    echo "== hybrid breakdown: not started ($left s left)"
-fi
-left=$((budget - (SECONDS - start)))
-if ((left >= 60)); then # last: set for a CPU at n = 128, on a GPU they time launch overhead
-    echo "== core targets ($left s left)"
-    PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout --signal=INT --kill-after=15 "$left" \
-        python benchmarks/core_targets.py --out "$out/core_targets.json" >/dev/null ||
-        echo "== core targets: stopped"
-else
-    echo "== core targets: not started ($left s left)"
-fi
+# The benchmark scripts last, each only with at least its MIN seconds left: where the hybrid's
+# block spends its time on this device, then the core targets (set for a CPU at n = 128; on a
+# GPU they time launch overhead).
+script_phase hybrid_breakdown 45 --n 64 128 256 512 1024 --repeats 5 \
+    --out "$out/hybrid_breakdown.json"
+script_phase core_targets 60 --out "$out/core_targets.json"
 python - "$out/results.jsonl" <<'EOF'
 import collections, sys
 from gradalgos.plots.results import comparable, load_rows
