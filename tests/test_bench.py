@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from gradalgos.bench import BenchConfig, SweepOptions, build_configs, config_key, main
+from gradalgos.bench.affinity import cpus_in_use
 from gradalgos.bench.pool import DeviceUnavailable, Worker
 from gradalgos.bench.process_memory import attributable_peak
 from gradalgos.bench.runner import run_configs
@@ -323,6 +325,7 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
         "--quick",
         "--sweeps",
         "n",
+        "n-1cpu",
         "agreement",
         "tbptt-k",
         "--algorithms",
@@ -336,7 +339,9 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
     assert main(args) == 0
     rows = load_rows(tmp_path / "results.jsonl")
     opts = SweepOptions(
-        mode="quick", sweeps=("n", "agreement", "tbptt-k"), algorithms=("bptt", "rtrl", "tbptt")
+        mode="quick",
+        sweeps=("n", "n-1cpu", "agreement", "tbptt-k"),
+        algorithms=("bptt", "rtrl", "tbptt"),
     )
     expected = {c.label for c in build_configs(opts)}
     assert sorted(r["label"] for r in rows) == sorted(expected)
@@ -350,6 +355,10 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
         else:
             assert row["reason"]
         json.dumps(row)
+    # The one-CPU sweep's worker ran pinned (where the platform can pin), the others not.
+    if hasattr(os, "sched_setaffinity"):
+        assert {r["cpus_used"] for r in rows if r["sweep"] == "n-1cpu"} == {1}
+    assert {r["cpus_used"] for r in rows if r["sweep"] != "n-1cpu"} == {cpus_in_use()}
     # One invocation is one run: every row carries the same, non-empty run id.
     assert len({row["run_id"] for row in rows}) == 1 and rows[0]["run_id"]
     assert (tmp_path / "REPORT.md").exists()

@@ -112,7 +112,12 @@ def parser() -> argparse.ArgumentParser:
         help="timed calls per config (at least; default 5, fewer prints a note)",
     )
     p.add_argument(
-        "--sweeps", nargs="+", choices=SWEEPS, default=list(SWEEPS), help="sweeps to run"
+        "--sweeps",
+        nargs="+",
+        choices=SWEEPS,
+        default=list(SWEEPS),
+        help="sweeps to run (default: all; n-1cpu repeats RTRL's and the hybrid's n sweep "
+        "with the worker pinned to one CPU, on a CPU only)",
     )
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
     p.add_argument(
@@ -163,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         precision=args.matmul_precision,
     )
     configs = build_configs(opts)
+    if opts.device != "cpu" and "n-1cpu" in opts.sweeps:
+        print(f"note: --device {opts.device}: the n-1cpu sweep runs on a CPU only", file=sys.stderr)
     meta = run_metadata(argv)
     results = args.out / "results.jsonl"
     t0 = time.perf_counter()

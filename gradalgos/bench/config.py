@@ -31,6 +31,9 @@ class BenchConfig:
         seed: seeds the parameters and the data.
         precision: ``jax.default_matmul_precision`` while tracing (``"highest"``: float32
             products in full float32; ``"default"`` lets a GPU use TF32, ~1e-3 relative error).
+        cpus: pin the worker process to this many CPUs (Linux; the first ``cpus`` of those
+            the benchmark may use), or ``None`` for all of them. XLA sizes its thread pool
+            from the CPUs it may use, so ``cpus=1`` times the config on one core.
     """
 
     sweep: str
@@ -45,6 +48,7 @@ class BenchConfig:
     settings: tuple[tuple[str, Any], ...] = ()
     seed: int = 0
     precision: str = "highest"
+    cpus: int | None = None
 
     @property
     def settings_dict(self) -> dict[str, Any]:
@@ -53,10 +57,15 @@ class BenchConfig:
 
     @property
     def label(self) -> str:
-        """Short human-readable name, e.g. ``"n: tbptt(k1=16) elman n=64 T=128 B=1 float32"``."""
+        """Short human-readable name, e.g. ``"n: tbptt(k1=16) elman n=64 T=128 B=1 float32"``
+        (and `` cpus=1`` where the worker is pinned)."""
         s = ",".join(f"{k}={v}" for k, v in self.settings)
         alg = f"{self.algorithm}({s})" if s else self.algorithm
-        return f"{self.sweep}: {alg} {self.cell} n={self.n} T={self.T} B={self.batch} {self.dtype}"
+        pinned = "" if self.cpus is None else f" cpus={self.cpus}"
+        return (
+            f"{self.sweep}: {alg} {self.cell} n={self.n} T={self.T} B={self.batch} "
+            f"{self.dtype}{pinned}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (settings as a dict)."""

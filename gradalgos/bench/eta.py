@@ -3,6 +3,7 @@ work rather than by the number of configs (RTRL at large n costs far more than B
 
 from __future__ import annotations
 
+from gradalgos.bench.affinity import cpus_in_use
 from gradalgos.bench.config import BenchConfig
 
 __all__ = ["estimated_seconds"]
@@ -26,6 +27,8 @@ def estimated_seconds(config: BenchConfig) -> float:
     gpu = config.device == "gpu"
     step_s, flops = (GPU["STEP_S"], GPU["FLOPS"]) if gpu else (STEP_S, FLOPS)
     rate = GPU["GEMM_FLOPS"] if gpu else GEMM_FLOPS
+    if config.cpus is not None:  # pinned: that share of the CPUs' rate
+        rate *= min(1.0, config.cpus / cpus_in_use())
     if alg == "rtrl":
         per_step = 2.0 * n * n * P
     elif alg == "hybrid":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from typing import Any
 
+from gradalgos.bench.affinity import PinningError, pinned
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.worker import serve
 
@@ -22,11 +23,16 @@ class Worker:
         device: ``"cpu"`` or ``"gpu"``.
         fresh_per_config: start a new process for every config (``--fresh-process``: a
             GPU's ``peak_bytes_in_use`` cannot be reset within a process).
+        cpus: pin the process to this many CPUs (:func:`.affinity.pinned`), ``None`` for all.
+            A config whose ``cpus`` differs restarts the process pinned as it asks.
     """
 
-    def __init__(self, device: str, *, fresh_per_config: bool = False) -> None:
+    def __init__(
+        self, device: str, *, fresh_per_config: bool = False, cpus: int | None = None
+    ) -> None:
         self.device = device
         self.fresh_per_config = fresh_per_config
+        self.cpus = cpus
         self._ctx = mp.get_context("spawn")
         self._proc: Any = None
         self._conn: Any = None
@@ -37,12 +43,15 @@ class Worker:
 
         Raises:
             DeviceUnavailable: the worker could not open the device.
+            PinningError: ``cpus`` cannot be honoured on this machine.
         """
         if self._proc is not None and self._proc.is_alive():
             return self.metadata
-        parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=serve, args=(child, self.device), daemon=True)
-        self._proc.start()
+        with pinned(self.cpus):  # raises before anything starts
+            parent, child = self._ctx.Pipe()
+            proc = self._ctx.Process(target=serve, args=(child, self.device), daemon=True)
+            proc.start()
+        self._proc = proc
         child.close()
         self._conn = parent
         parent.send(("hello",))
@@ -68,10 +77,15 @@ class Worker:
 
     def run(self, config: BenchConfig, time_limit: float) -> dict[str, Any]:
         """Measure ``config``; ``{"status": "failed", "reason": …}`` on an error, a crash of
-        the process, or when it takes longer than ``time_limit`` seconds (compile included)."""
-        if self.fresh_per_config:
+        the process, when it takes longer than ``time_limit`` seconds (compile included), or
+        when the process cannot be pinned to ``config.cpus``."""
+        if self.fresh_per_config or config.cpus != self.cpus:
             self.stop()
-        self.start()
+            self.cpus = config.cpus
+        try:
+            self.start()
+        except PinningError as e:
+            return {"status": "failed", "reason": str(e), "cpus_used": None}
         self._conn.send(("measure", config.to_dict()))
         if not self._conn.poll(time_limit):
             self.stop()

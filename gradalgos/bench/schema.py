@@ -24,6 +24,9 @@ COMMON_FIELDS: dict[str, str] = {
     "seed": "seed of parameters and data",
     "precision": "jax.default_matmul_precision while tracing (highest: float32 products in "
     "float32; default: TF32 allowed on GPUs)",
+    "cpus": "CPUs the worker was pinned to (the n-1cpu sweep: 1), null when not pinned",
+    "cpus_used": "CPUs the worker process could run on (its affinity): XLA's thread pool is "
+    "sized from it",
     "code_version": "hash of the measured gradalgos sources (bench.version.code_version)",
     "git_commit": "HEAD commit (+dirty if gradalgos/ has uncommitted changes)",
     "command": "the command line of the run",

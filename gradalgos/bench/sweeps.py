@@ -24,6 +24,12 @@ Sweeps (the ``sweep`` field of every row):
   is set by launch and loop overheads, so the n sweeps go further (:data:`GPU_EXTRA_N`: BPTT-like
   to 32768, RTRL and the hybrid to 1536, which fit an 80 GB card; a smaller card records the
   largest as failed, out of memory).
+- ``n-1cpu``: RTRL's and the hybrid's n sweeps again (same T), with the worker pinned to one
+  CPU (CPU only; Linux). On several cores a small GEMM does not keep them all busy: the
+  speed-up over one core rises with n towards the core count, and the all-core time exponent
+  falls below the one-core exponent by exactly the slope of that speed-up (the same points,
+  least squares being linear). One core shows the operation count's exponent without it.
+  Measured last, so that the worker restarts once to pin and not again.
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
@@ -54,7 +60,7 @@ __all__ = [
 #: The hybrid's n sweep runs T = HYBRID_BLOCKS · n steps with h = n (RTRL's: T = T_rtrl = 2).
 HYBRID_BLOCKS = 2
 
-SWEEPS: tuple[str, ...] = ("n", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
+SWEEPS: tuple[str, ...] = ("n", "n-1cpu", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +92,8 @@ class Sizes:
     #: Checkpointed BPTT and TBPTT stop here in the n sweep (None: at max(n_bptt)); BPTT and
     #: the jax.grad(scan) baseline, which carry the time-exponent criterion, go on.
     n_max_variants: int | None = None
+    #: Hidden sizes of the one-CPU sweep (RTRL and the hybrid).
+    n_one_cpu: tuple[int, ...] = ()
 
 
 _P2 = tuple(2**i for i in range(13))  # 1 … 4096
@@ -114,6 +122,7 @@ SIZES: dict[str, Sizes] = {
         agreement_T=16,
         agreement_dtypes=("float64",),
         tbptt_k=4,
+        n_one_cpu=(8,),
     ),
     "default": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
@@ -137,6 +146,7 @@ SIZES: dict[str, Sizes] = {
         agreement_n=16,
         agreement_T=64,
         n_max_variants=8192,  # n = 16384 costs them ~90 s of the 10-minute budget
+        n_one_cpu=(128, 192, 256, 512),  # ~110 s on a 2-core CPU
     ),
     "full": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 23170),
@@ -170,6 +180,7 @@ SIZES: dict[str, Sizes] = {
         ),
         agreement_n=16,
         agreement_T=64,
+        n_one_cpu=(64, 96, 128, 192, 256, 384, 512, 768),
     ),
 }
 
@@ -207,7 +218,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
     """Every config of the selected sweeps, in run order (cheap sweeps first)."""
     z = SIZES[opts.mode]
     if opts.n is not None:
-        z = dataclasses.replace(z, n_bptt=opts.n, n_rtrl=opts.n, n_hybrid=opts.n)
+        z = dataclasses.replace(z, n_bptt=opts.n, n_rtrl=opts.n, n_hybrid=opts.n, n_one_cpu=opts.n)
     elif opts.device == "gpu" and opts.mode != "quick":
         z = dataclasses.replace(
             z,
@@ -233,6 +244,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         B: int = 1,
         dt: str = dtype,
         cell_list: Sequence[str] = cells,
+        cpus: int | None = None,
         **settings: int,
     ) -> None:
         if alg not in algs:
@@ -254,6 +266,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
                     opts.repeats,
                     s,
                     precision=opts.precision,
+                    cpus=cpus,
                 )
             )
 
@@ -299,4 +312,8 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
             add("n", "rtrl", n, z.T_rtrl)
         for n in z.n_hybrid:
             add("n", "hybrid", n, HYBRID_BLOCKS * n)
+    if "n-1cpu" in opts.sweeps and opts.device == "cpu":
+        for n in z.n_one_cpu:
+            add("n-1cpu", "rtrl", n, z.T_rtrl, cpus=1)
+            add("n-1cpu", "hybrid", n, HYBRID_BLOCKS * n, cpus=1)
     return out

@@ -18,6 +18,8 @@ def _setup(device: str) -> dict[str, Any]:
     import jax
     import jaxlib
 
+    from gradalgos.bench.affinity import cpus_in_use
+
     # Not the JAX_PLATFORMS variable: importing gradalgos has already imported jax.
     jax.config.update("jax_platforms", _PLATFORMS[device])
     jax.config.update("jax_enable_x64", True)
@@ -36,6 +38,7 @@ def _setup(device: str) -> dict[str, Any]:
         "device_count": len(devices),
         "jax_version": jax.__version__,
         "jaxlib_version": jaxlib.__version__,
+        "cpus_used": cpus_in_use(),
     }
 
 

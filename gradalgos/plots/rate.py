@@ -84,15 +84,11 @@ def figure_rate_vs_n(rows: Sequence[Row], out: Path) -> dict[str, LogLogFit | No
     ax.grid(True, which="both", alpha=0.3)
     if fits:
         ax.legend(fontsize=8, loc="lower right")
-    ax.text(
-        0.01,
-        0.99,
+    style.note(
+        ax,
         "time exponent = operation-count exponent − rate slope\n"
         "RTRL: 2·S²·P per propagating step; hybrid: 2hS³ + 2hSP + 2S²P per block",
-        ha="left",
-        va="top",
-        fontsize=7,
-        transform=ax.transAxes,
+        "upper left",
     )
     style.save(fig, out / "rate_vs_n.png")
     return fits

@@ -12,6 +12,7 @@ from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
+from gradalgos.plots.parallel import figure_parallel, parallel_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
 from gradalgos.plots.results import Row, comparable, latest, load_rows
@@ -23,6 +24,7 @@ __all__ = ["FIGURES", "make_report"]
 #: Every figure file the report embeds, with its caption.
 FIGURES: dict[str, str] = {
     "time_vs_n.png": "Time per step vs n, fitted slopes beside the theory",
+    "parallel.png": "RTRL and the hybrid on one CPU and on all: time per step and speed-up vs n",
     "rate_vs_n.png": "Achieved rate of RTRL's and the hybrid's dominant products vs n",
     "memory_vs_T.png": "XLA temporary memory vs T",
     "memory_vs_n.png": "XLA temporary memory vs n",
@@ -123,7 +125,10 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "A time exponent is the operation-count exponent plus the change in time per "
         "operation: while the achieved FLOP rate still rises with n (RTRL's and the hybrid's "
         "GEMMs on a CPU until they near its peak), the fitted time exponent sits below the "
-        "theory by log(rate ratio)/log(n ratio). The figure *Achieved rate* shows this rate "
+        "theory by log(rate ratio)/log(n ratio). On several cores part of that rise is "
+        "parallel efficiency (a small product leaves cores idle): section *One CPU vs all "
+        "CPUs* times RTRL and the hybrid again on one core (sweep `n-1cpu`), without that "
+        "part, and gives the speed-up's slope. The figure *Achieved rate* shows this rate "
         "for RTRL and the hybrid, with FLOPs counted from the theory's dominant products "
         "(not from XLA): the gap between a fitted time exponent and the theory is the slope of "
         "this curve over the same range (`benchmarks/hybrid_breakdown.py` times the hybrid's "
@@ -268,6 +273,8 @@ def make_report(
         "temp bytes vs T": figure_memory_vs_T(rows, out),
         "temp bytes vs n": figure_memory_vs_n(rows, out),
     }
+    parallel = figure_parallel(rows, out, every)
+    fits["time/step vs n, one CPU"] = {alg: f.one_cpu for alg, f in parallel.items()}
     figure_rate_vs_n(rows, out)
     figure_tbptt_bias(rows, out)
     block_info = figure_hybrid_block(rows, out, every)
@@ -288,6 +295,8 @@ def make_report(
         tables.exponent_table(rows, fits),
         "## Run-to-run spread of the time exponents vs n\n",
         _spread_section(spread),
+        "## One CPU vs all CPUs: RTRL and the hybrid\n",
+        parallel_section(parallel, every),
         "## Page faults and CPU time (CPU)\n",
         page_fault_section(rows),
         "## Figures\n",

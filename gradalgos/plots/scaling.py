@@ -80,10 +80,6 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return values[np.isfinite(values) & (values > 0)]
 
 
-def _note(ax: Any, text: str) -> None:
-    ax.text(0.99, 0.01, text, ha="right", va="bottom", fontsize=7, transform=ax.transAxes)
-
-
 def _figure(
     rows: Sequence[Row],
     out: Path,
@@ -99,7 +95,7 @@ def _figure(
     fits = _plot(ax, rows, sweep, x, y, expected)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    _note(ax, note)
+    style.note(ax, note)
     style.save(fig, out / name)
     return fits
 

@@ -14,7 +14,17 @@ import numpy as np
 
 from gradalgos.plots.results import Row
 
-__all__ = ["NAMES", "color", "marker", "no_data", "save", "series", "setting_sweep", "subplots"]
+__all__ = [
+    "NAMES",
+    "color",
+    "marker",
+    "no_data",
+    "note",
+    "save",
+    "series",
+    "setting_sweep",
+    "subplots",
+]
 
 #: Display names.
 NAMES: dict[str, str] = {
@@ -70,6 +80,20 @@ def subplots(ncols: int = 1, title: str = "", width: float = 6.4) -> tuple[Any, 
 def no_data(ax: Any, what: str) -> None:
     """Mark an empty panel (nothing measured for it) instead of leaving it blank."""
     ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
+
+
+def note(ax: Any, text: str, corner: str = "lower right") -> None:
+    """Small print in a corner of the axes (``"lower right"`` or ``"upper left"``)."""
+    vertical, horizontal = corner.split()
+    ax.text(
+        0.99 if horizontal == "right" else 0.01,
+        0.01 if vertical == "lower" else 0.99,
+        text,
+        ha=horizontal,
+        va="bottom" if vertical == "lower" else "top",
+        fontsize=7,
+        transform=ax.transAxes,
+    )
 
 
 def save(fig: Any, path: Path) -> Path:

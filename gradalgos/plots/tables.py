@@ -33,6 +33,7 @@ EXACT_BASELINES = ("jax-scan", "torch")
 #: (figure, x field, y field, theory) of the exponent table, by quantity.
 QUANTITIES = {
     "time/step vs n": ("n", "n", "time_per_step_s", theory.TIME_VS_N),
+    "time/step vs n, one CPU": ("n-1cpu", "n", "time_per_step_s", theory.TIME_VS_N),
     "temp bytes vs T": ("T", "T", "mem_temp_size_in_bytes", theory.MEMORY_VS_T),
     "temp bytes vs n": ("n", "n", "mem_temp_size_in_bytes", theory.MEMORY_VS_N),
 }
@@ -160,6 +161,8 @@ def acceptance_table(
 
     for alg in ("bptt", "rtrl", "hybrid"):
         time_exponent(alg, fits["time/step vs n"].get(alg), "")
+    for alg, fit in fits.get("time/step vs n, one CPU", {}).items():
+        time_exponent(alg, fit, ", one CPU (sweep n-1cpu)")
     for alg in ("bptt", "rtrl", "hybrid"):
         runs = spread.get(alg) if spread else None
         if runs is not None and runs.runs >= 2:
