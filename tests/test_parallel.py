@@ -16,6 +16,7 @@ from gradalgos.bench.affinity import PinningError, cpus_in_use, pinned
 from gradalgos.bench.pool import Worker
 from gradalgos.bench.sweeps import HYBRID_BLOCKS, SIZES
 from gradalgos.plots.parallel import figure_parallel, parallel_section, speedups
+from gradalgos.plots.repeats import run_spread
 from gradalgos.plots.tables import acceptance_table, exponent_table
 from tests.rows import n_sweep_row
 
@@ -131,3 +132,15 @@ def test_parallel_section_without_the_sweep_says_how_to_measure(tmp_path: Path) 
     rows = [n_sweep_row("hybrid", n, time_per_step_s=1e-3 * n) for n in _NS]
     assert figure_parallel(rows, tmp_path, rows) == {}
     assert "--sweeps n n-1cpu" in parallel_section({}, rows)
+    on_gpu = [{**r, "device": "gpu"} for r in rows]
+    assert "Not applicable" in parallel_section({}, on_gpu)
+
+
+def test_one_cpu_runs_are_fitted_apart_and_pooled() -> None:
+    every = _rows("a", "hybrid", 2.8, 0.2, 1.0) + _rows("b", "hybrid", 3.0, 0.2, 1.0)
+    one_cpu = run_spread(every, "n-1cpu")
+    assert one_cpu["hybrid"].per_run == pytest.approx((2.8, 3.0))
+    assert run_spread(every)["hybrid"].per_run == pytest.approx((2.6, 2.8))
+    fitted = {"time/step vs n": {}, "temp bytes vs T": {}}
+    table = acceptance_table(every, fitted, {}, spread_one_cpu=one_cpu)
+    assert "hybrid (h = S) time exponent vs n, one CPU, median time of 2 runs = 3 ± 0.3" in table

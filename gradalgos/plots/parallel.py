@@ -169,6 +169,11 @@ def figure_parallel(
 
 def parallel_section(fits: dict[str, ParallelFits], every: Sequence[Row]) -> str:
     """The exponents on one CPU and on all, the speed-up's slope, and the speed-up per n."""
+    if not fits and any(r.get("device") == "gpu" for r in every):
+        return (
+            f"Not applicable: these rows were measured on a GPU; the `{ONE_CPU}` sweep pins "
+            "the worker to one CPU core and runs on a CPU only.\n"
+        )
     if not fits:
         return (
             f"Not measured: the `{ONE_CPU}` sweep (CPU only), e.g. "

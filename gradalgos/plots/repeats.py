@@ -84,14 +84,16 @@ def median_rows(rows: Sequence[Row]) -> list[Row]:
     ]
 
 
-def run_spread(rows: Sequence[Row]) -> dict[str, RunSpread]:
-    """Per algorithm of the n sweep: each run's time exponent and the pooled one.
+def run_spread(rows: Sequence[Row], sweep: str = "n") -> dict[str, RunSpread]:
+    """Per algorithm of an n sweep (``"n"``, or ``"n-1cpu"`` on one CPU): each run's time
+    exponent and the pooled one.
 
     Arguments:
         rows: every row of one code version, in file order (not only the latest per config).
+        sweep: which n sweep.
     """
-    per_run = [scaling_fits(run, "n", _X, _Y) for run in split_runs(rows)]
-    pooled = scaling_fits(median_rows(rows), "n", _X, _Y)
+    per_run = [scaling_fits(run, sweep, _X, _Y) for run in split_runs(rows)]
+    pooled = scaling_fits(median_rows(rows), sweep, _X, _Y)
     out = {}
     for alg, fit in pooled.items():
         slopes = tuple(f[alg].slope for f in per_run if f.get(alg) is not None)

@@ -220,8 +220,9 @@ def _core_targets(path: Path, version: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _spread_section(spread: dict[str, RunSpread]) -> str:
-    """Each run's time exponent and the pooled one, or how to measure more runs."""
+def _spread_section(spread: dict[str, RunSpread], one_cpu: dict[str, RunSpread]) -> str:
+    """Each run's time exponent and the pooled one (all CPUs, then one CPU where measured),
+    or how to measure more runs."""
     runs = max((s.runs for s in spread.values()), default=0)
     how = (
         "`nox -s bench -- --force` (or the command above with `--force`) appends another run of "
@@ -234,7 +235,7 @@ def _spread_section(spread: dict[str, RunSpread]) -> str:
             "This section then fits each run apart and fits the per-config median time over "
             "the runs.\n"
         )
-    return (
+    text = (
         f"Up to {runs} runs of this code version's n sweep (a run is one bench invocation, "
         "told apart by the rows' `run_id`; rows without one: run r = the r-th measurement of "
         "each config; *runs* counts them per algorithm). "
@@ -242,6 +243,10 @@ def _spread_section(spread: dict[str, RunSpread]) -> str:
         "apart (same fit rule), and *exponent of the per-config medians* fits the median "
         "time of each config over all its runs. " + how + "\n\n" + spread_table(spread)
     )
+    if one_cpu:
+        text += "\nThe same for the one-CPU sweep (`n-1cpu`, section *One CPU vs all CPUs*):\n\n"
+        text += spread_table(one_cpu)
+    return text
 
 
 def make_report(
@@ -268,6 +273,7 @@ def make_report(
     version = every[-1]["code_version"] if every else code_version
     rows = [r for r in all_rows if r.get("status") == "ok"]
     spread = run_spread(every)
+    spread_one_cpu = run_spread(every, "n-1cpu")
     fits = {
         "time/step vs n": figure_time_vs_n(rows, out),
         "temp bytes vs T": figure_memory_vs_T(rows, out),
@@ -290,11 +296,11 @@ def make_report(
         ),
         f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed (listed below).\n",
         "## Acceptance figures\n",
-        tables.acceptance_table(rows, fits, cross, block_info, spread),
+        tables.acceptance_table(rows, fits, cross, block_info, spread, spread_one_cpu),
         "## Fitted exponents vs theory\n",
         tables.exponent_table(rows, fits),
         "## Run-to-run spread of the time exponents vs n\n",
-        _spread_section(spread),
+        _spread_section(spread, spread_one_cpu),
         "## One CPU vs all CPUs: RTRL and the hybrid\n",
         parallel_section(parallel, every),
         "## Page faults and CPU time (CPU)\n",

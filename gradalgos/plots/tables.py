@@ -143,10 +143,12 @@ def acceptance_table(
     cross: Crossovers,
     info: dict[str, tuple[float | None, str]] | None = None,
     spread: dict[str, RunSpread] | None = None,
+    spread_one_cpu: dict[str, RunSpread] | None = None,
 ) -> str:
     """The acceptance figures of the benchmark issue, each with its measured value, then the
     crossovers and any other ``info`` rows (``{description: (value, note)}``). With ``spread``
-    from two runs or more, the time exponents are also given for the per-config medians."""
+    from two runs or more, the time exponents are also given for the per-config medians, and
+    likewise those of the one-CPU sweep with ``spread_one_cpu``."""
     out = []
 
     def check(criterion: str, value: float | None, ok: bool | None, where: str) -> None:
@@ -163,10 +165,11 @@ def acceptance_table(
         time_exponent(alg, fits["time/step vs n"].get(alg), "")
     for alg, fit in fits.get("time/step vs n, one CPU", {}).items():
         time_exponent(alg, fit, ", one CPU (sweep n-1cpu)")
-    for alg in ("bptt", "rtrl", "hybrid"):
-        runs = spread.get(alg) if spread else None
-        if runs is not None and runs.runs >= 2:
-            time_exponent(alg, runs.pooled, f", median time of {runs.runs} runs")
+    for over, spreads in (("", spread), (", one CPU", spread_one_cpu)):
+        for alg in ("bptt", "rtrl", "hybrid"):
+            runs = spreads.get(alg) if spreads else None
+            if runs is not None and runs.runs >= 2:
+                time_exponent(alg, runs.pooled, f"{over}, median time of {runs.runs} runs")
     fit = fits["temp bytes vs T"].get("bptt")
     where = f"T = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
     ok = None if fit is None else abs(fit.slope - 1) <= 0.1
