@@ -28,7 +28,8 @@ Sweeps (the ``sweep`` field of every row):
   CPU (CPU only; Linux). On several cores a small GEMM does not keep them all busy: the
   speed-up over one core rises with n towards the core count, and the all-core time exponent
   falls below the one-core exponent by exactly the slope of that speed-up (the same points,
-  least squares being linear). One core shows the operation count's exponent without it.
+  least squares being linear). One core shows the exponent without that part (the core's
+  own rate, still rising with n, and the page faults' system time remain in it).
   Measured last, so that the worker restarts once to pin and not again.
 - ``T``: memory and time vs sequence length at fixed n.
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.

@@ -209,7 +209,8 @@ def parallel_section(fits: dict[str, ParallelFits], every: Sequence[Row]) -> str
         "nearly so here (the speed-up is the median over runs of ratios within one run). "
         "While a product is too small to keep every core busy, the speed-up grows with n. "
         "The one-CPU exponent still carries the single core's own rate, which rises with n "
-        "too (figure *Achieved rate* shows the all-CPU rate).\n\n"
+        "too (figure *Achieved rate* shows the all-CPU rate), and the page faults' system "
+        "time, O(n³) per call (section *Page faults and CPU time*).\n\n"
     )
     headers = [
         "algorithm",
