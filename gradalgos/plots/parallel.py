@@ -21,7 +21,7 @@ import numpy as np
 from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.markdown import table
-from gradalgos.plots.results import Row, run_of, select
+from gradalgos.plots.results import Row, select, within_run_ratios
 from gradalgos.plots.scaling import main_cell
 
 __all__ = [
@@ -59,15 +59,7 @@ def speedups(rows: Sequence[Row], alg: str) -> dict[float, list[float]]:
     every successful row of the code version, not only the latest, to get one ratio per run.
     """
     pts = [r for r in select(rows, algorithm=alg) if r["sweep"] in ("n", ONE_CPU)]
-    by_run: dict[tuple, dict[tuple[str, float], float]] = {}
-    for r in main_cell(pts):
-        by_run.setdefault(run_of(r), {})[(r["sweep"], r["n"])] = r["time_per_step_s"]
-    out: dict[float, list[float]] = {}
-    for values in by_run.values():
-        for (sweep, n), t in values.items():
-            if sweep == ONE_CPU and ("n", n) in values:
-                out.setdefault(n, []).append(t / values[("n", n)])
-    return dict(sorted(out.items()))
+    return within_run_ratios(main_cell(pts), ONE_CPU, "n", by="sweep")
 
 
 def _times(rows: Sequence[Row], sweep: str, alg: str) -> tuple[np.ndarray, np.ndarray]:

@@ -113,17 +113,24 @@ def run_of(row: Row) -> tuple:
 
 
 def within_run_ratios(
-    rows: Iterable[Row], num: str, den: str, x: str = "n", y: str = "time_per_step_s"
+    rows: Iterable[Row],
+    num: str,
+    den: str,
+    x: str = "n",
+    y: str = "time_per_step_s",
+    by: str = "algorithm",
 ) -> dict[Any, list[float]]:
-    """``{x: [num's y / den's y, one per run that measured both algorithms at x]}``.
+    """``{x: [num's y / den's y, one per run that measured both at x]}``, where ``num`` and
+    ``den`` are values of the field ``by`` (two algorithms, or two sweeps such as ``"n-1cpu"``
+    and ``"n"``).
 
     Each ratio divides two values of one run (:func:`run_of`), never values of two runs:
     times of separate runs are not comparable. Only successful rows count; pass rows of one
-    sweep and cell (e.g. ``select(rows, sweep="n", cell="elman")``).
+    sweep (or algorithm) and cell (e.g. ``select(rows, sweep="n", cell="elman")``).
     """
     by_run: dict[tuple, dict[tuple[str, Any], float]] = {}
     for r in select(rows):
-        by_run.setdefault(run_of(r), {})[(r["algorithm"], r[x])] = r[y]
+        by_run.setdefault(run_of(r), {})[(r[by], r[x])] = r[y]
     out: dict[Any, list[float]] = {}
     for values in by_run.values():
         for (alg, at), v in values.items():
