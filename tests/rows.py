@@ -15,6 +15,7 @@ def n_sweep_row(alg: str, n: int, **fields: Any) -> dict[str, Any]:
         blank
         | {
             "key": f"{alg}-{n}",
+            "label": f"n: {alg} elman n={n}",
             "algorithm": alg,
             "sweep": "n",
             "cell": "elman",

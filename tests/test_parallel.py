@@ -5,6 +5,7 @@ Synthetic rows only for the report (no timing is asserted); the pinning runs no 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from gradalgos.bench import BenchConfig, SweepOptions, build_configs
 from gradalgos.bench.affinity import PinningError, cpus_in_use, pinned
 from gradalgos.bench.pool import Worker
 from gradalgos.bench.sweeps import HYBRID_BLOCKS, SIZES
+from gradalgos.plots import make_report
 from gradalgos.plots.parallel import figure_parallel, parallel_section, speedups
 from gradalgos.plots.repeats import run_spread
+from gradalgos.plots.report import CPU_ONLY_FIGURES, FIGURES
 from gradalgos.plots.tables import acceptance_table, exponent_table
 from tests.rows import n_sweep_row
 
@@ -144,3 +147,18 @@ def test_one_cpu_runs_are_fitted_apart_and_pooled() -> None:
     fitted = {"time/step vs n": {}, "temp bytes vs T": {}}
     table = acceptance_table(every, fitted, {}, spread_one_cpu=one_cpu)
     assert "hybrid (h = S) time exponent vs n, one CPU, median time of 2 runs = 3 ± 0.3" in table
+
+
+def test_report_of_gpu_rows_leaves_out_the_cpu_only_figures(tmp_path: Path) -> None:
+    """A GPU report neither draws nor embeds the one-CPU and page-fault figures, and removes
+    the ones an earlier report left in its folder; a CPU report embeds every figure."""
+    provenance = {"command": "python -m gradalgos.bench", "date": "2026-11-26T00:00:00+00:00"}
+    rows = [n_sweep_row("hybrid", n, time_per_step_s=1e-9 * n**3, **provenance) for n in _NS]
+    results = tmp_path / "results.jsonl"
+    for device, embedded in (("cpu", set(FIGURES)), ("gpu", set(FIGURES) - CPU_ONLY_FIGURES)):
+        results.write_text("".join(json.dumps({**r, "device": device}) + "\n" for r in rows))
+        text = make_report(results).read_text()
+        shown = {name for name in FIGURES if f"]({name})" in text}
+        assert shown == embedded, device
+        assert {p.name for p in tmp_path.glob("*.png")} == embedded, device
+    assert "Not applicable" in text.split("## One CPU vs all CPUs")[1]

@@ -19,7 +19,7 @@ from gradalgos.plots.results import Row, comparable, latest, load_rows
 from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
 from gradalgos.plots.tbptt import figure_tbptt_bias
 
-__all__ = ["FIGURES", "make_report"]
+__all__ = ["CPU_ONLY_FIGURES", "FIGURES", "make_report"]
 
 #: Every figure file the report embeds, with its caption.
 FIGURES: dict[str, str] = {
@@ -35,6 +35,21 @@ FIGURES: dict[str, str] = {
     "page_faults.png": "Page faults on fresh scratch memory: system share of CPU time, "
     "faulted share of the scratch",
 }
+
+#: The figures of :data:`FIGURES` that only a CPU's rows can fill (the one-CPU sweep, host page
+#: faults): a report of GPU rows neither draws nor embeds them.
+CPU_ONLY_FIGURES = frozenset({"parallel.png", "page_faults.png"})
+
+
+def _figures(every: Sequence[Row], out: Path) -> dict[str, str]:
+    """The figures this report embeds: all of :data:`FIGURES`, less :data:`CPU_ONLY_FIGURES`
+    where every row was measured on a GPU (their files, left by an earlier report in ``out``,
+    are removed so that no stale figure sits beside the report)."""
+    if not every or any(r.get("device") != "gpu" for r in every):
+        return dict(FIGURES)
+    for name in CPU_ONLY_FIGURES:
+        (out / name).unlink(missing_ok=True)
+    return {name: caption for name, caption in FIGURES.items() if name not in CPU_ONLY_FIGURES}
 
 
 def _distinct(rows: Sequence[Row], field: str) -> str:
@@ -252,7 +267,8 @@ def _spread_section(spread: dict[str, RunSpread], one_cpu: dict[str, RunSpread])
 def make_report(
     results: str | Path, out: str | Path | None = None, *, code_version: str | None = None
 ) -> Path:
-    """Write every figure of :data:`FIGURES` and ``REPORT.md`` into ``out``.
+    """Write the figures of :data:`FIGURES` and ``REPORT.md`` into ``out`` (on GPU rows, all
+    but :data:`CPU_ONLY_FIGURES`).
 
     Arguments:
         results: the ``results.jsonl`` file.
@@ -279,14 +295,16 @@ def make_report(
         "temp bytes vs T": figure_memory_vs_T(rows, out),
         "temp bytes vs n": figure_memory_vs_n(rows, out),
     }
-    parallel = figure_parallel(rows, out, every)
+    figures = _figures(every, out)
+    parallel = figure_parallel(rows, out, every) if "parallel.png" in figures else {}
     fits["time/step vs n, one CPU"] = {alg: f.one_cpu for alg, f in parallel.items()}
     figure_rate_vs_n(rows, out)
     figure_tbptt_bias(rows, out)
     block_info = figure_hybrid_block(rows, out, every)
     cross = figure_crossover(rows, out, every)
     figure_batch(rows, out)
-    figure_page_faults(rows, out)
+    if "page_faults.png" in figures:
+        figure_page_faults(rows, out)
     failed = len(all_rows) - len(rows)
     parts = [
         _header(every, version, results),
@@ -306,7 +324,7 @@ def make_report(
         "## Page faults and CPU time (CPU)\n",
         page_fault_section(rows),
         "## Figures\n",
-        *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in FIGURES.items()),
+        *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in figures.items()),
         "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",
         tables.agreement_table(rows),
         "Each cell: relative L2 error / 1 − cosine. TBPTT is biased by design (its error is "
