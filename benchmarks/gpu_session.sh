@@ -14,9 +14,11 @@
 #   cp FILES_AT/gpu/core_targets.json reports/gpu/   # likewise, when it had a minute more
 #   python -m gradalgos.plots reports/gpu/results.jsonl
 #
-# A 15-minute device lease fits two calls: `gpu_session.sh 560`, copy its results.jsonl back as
-# above, then at once (the machine stays warm for 30 s) `gpu_session.sh 235`, which resumes it.
-# On an H200 the first measured both n sweeps and the second the other sweeps (2026-11-26).
+# A 15-minute device lease fits two calls: `gpu_session.sh 555`, copy its results.jsonl back as
+# above, then at once (the machine stays warm for 30 s) `gpu_session.sh 250`, which resumes it.
+# On an H200 (2026-11-26) that measured all but the T sweep's top and the two scripts, about
+# 13 minutes of measuring in all; a later lease of the same code version resumes the file and
+# measures the rest (`gpu_session.sh 300`).
 #
 # GA_DEVICE=cpu runs the same phases on a CPU (a dry run of this script). GA_N_RTRL overrides the
 # hidden sizes of the RTRL/hybrid n sweep: by default the sweep's sizes and n = 2048, where the
@@ -66,8 +68,10 @@ phase "n sweep: RTRL, hybrid" --sweeps n --algorithms rtrl hybrid --n "${n_rtrl[
 # measures them side by side at each n: the report divides times only within one run, so a
 # baseline measured in another call would leave their ratios blank.
 phase "n sweep: BPTT-like algorithms and the baselines" --sweeps n --with-torch --time-limit 60 "$@"
-phase "agreement, T, TBPTT k, hybrid h, batch" \
-    --sweeps agreement T tbptt-k hybrid-h batch --time-limit 60 "$@"
+# The sweeps behind the other acceptance figures (errors, memory vs T) before the rest: one
+# invocation measures its sweeps in the harness's order, with T last.
+phase "agreement, T" --sweeps agreement T --time-limit 60 "$@"
+phase "TBPTT k, hybrid h, batch" --sweeps tbptt-k hybrid-h batch --time-limit 60 "$@"
 # The benchmark scripts last, each only with at least its MIN seconds left: where the hybrid's
 # block spends its time on this device, then the core targets (set for a CPU at n = 128; on a
 # GPU they time launch overhead).

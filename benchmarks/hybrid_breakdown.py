@@ -170,6 +170,18 @@ def slope(rows: list[dict[str, float]], key: str, n_min: int = 128) -> float | N
     return None if fit is None else fit.slope
 
 
+def _line(n: int, r: dict) -> str:
+    """One size's row of the printed table: shares of the block's time, then rates."""
+    shares = ("scans_share", "d_and_grad_share", "products_share", "parts_over_block")
+    rates = ("block", "scans", "d_and_grad", "products", "gemm_loop", "gemm_big", "d_tn", "d_nn")
+    return (
+        f"{n:>4} {r['block_s']:>9.3e} "
+        + " ".join(f"{r[k]:>6.0%}" for k in shares)
+        + " " * 12
+        + " ".join(f"{r[f'{k}_gflops']:>6.1f}" for k in rates)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[64, 128, 192, 256, 384, 512])
@@ -183,24 +195,27 @@ def main() -> None:
         f"{'D nn':>6}"
     )
     print(header, flush=True)
-    for n in args.n:
-        r = measure(n, args.repeats)
-        rows.append(r)
-        print(
-            f"{n:>4} {r['block_s']:>9.3e} {r['scans_share']:>6.0%} {r['d_and_grad_share']:>6.0%} "
-            f"{r['products_share']:>6.0%} {r['parts_over_block']:>6.0%}            "
-            f"{r['block_gflops']:>6.1f} {r['scans_gflops']:>6.1f} {r['d_and_grad_gflops']:>6.1f} "
-            f"{r['products_gflops']:>6.1f} {r['gemm_loop_gflops']:>6.1f} "
-            f"{r['gemm_big_gflops']:>6.1f} {r['d_tn_gflops']:>6.1f} {r['d_nn_gflops']:>6.1f}",
-            flush=True,
-        )
+    complete = True
+    try:  # a time box (SIGINT) keeps the sizes already measured
+        for n in args.n:
+            r = measure(n, args.repeats)
+            rows.append(r)
+            print(_line(n, r), flush=True)
+    except KeyboardInterrupt:
+        complete = False
+        print(f"interrupted: keeping the {len(rows)} sizes measured", flush=True)
     keys = tuple(f"{k}_s" for k in ("block", "scans", "d_and_grad", "products", *PARTS[4:]))
     exponents = {k.removesuffix("_s"): slope(rows, k) for k in keys}
     print("exponents vs n from n = 128 (theory 4 per block, 3 per step):")
-    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in exponents.items() if v is not None))
+    fitted = [f"{k} {v:.2f}" for k, v in exponents.items() if v is not None]
+    print("  " + (", ".join(fitted) if fitted else "none: too few sizes from n = 128"))
     meta = script_meta("hybrid_breakdown.py", args.repeats)
     with open(args.out, "w") as f:
-        json.dump({"meta": meta, "rows": rows, "exponents_from_n128": exponents}, f, indent=1)
+        json.dump(
+            {"meta": meta, "complete": complete, "rows": rows, "exponents_from_n128": exponents},
+            f,
+            indent=1,
+        )
     print(f"→ {args.out}")
 
 
