@@ -151,14 +151,21 @@ def test_one_cpu_runs_are_fitted_apart_and_pooled() -> None:
 
 def test_report_of_gpu_rows_leaves_out_the_cpu_only_figures(tmp_path: Path) -> None:
     """A GPU report neither draws nor embeds the one-CPU and page-fault figures, and removes
-    the ones an earlier report left in its folder; a CPU report embeds every figure."""
+    the ones an earlier report left in its folder; a CPU report embeds every figure. The load
+    line of the header reads the host's load as that device's runs raise it."""
     provenance = {"command": "python -m gradalgos.bench", "date": "2026-11-26T00:00:00+00:00"}
+    provenance |= {"load_avg_1m": 5.0, "host_cpus": 16}
     rows = [n_sweep_row("hybrid", n, time_per_step_s=1e-9 * n**3, **provenance) for n in _NS]
     results = tmp_path / "results.jsonl"
-    for device, embedded in (("cpu", set(FIGURES)), ("gpu", set(FIGURES) - CPU_ONLY_FIGURES)):
+    for device, embedded, load in (
+        ("cpu", set(FIGURES), "other processes shared the CPUs"),
+        ("gpu", set(FIGURES) - CPU_ONLY_FIGURES, "XLA's GPU compiler runs on several host"),
+    ):
         results.write_text("".join(json.dumps({**r, "device": device}) + "\n" for r in rows))
         text = make_report(results).read_text()
         shown = {name for name in FIGURES if f"]({name})" in text}
         assert shown == embedded, device
         assert {p.name for p in tmp_path.glob("*.png")} == embedded, device
+        # The header reads the host's load by what raises it on that device.
+        assert "median 5.00, max 5.00 on 16 CPUs" in text and load in text, device
     assert "Not applicable" in text.split("## One CPU vs all CPUs")[1]

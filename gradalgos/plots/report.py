@@ -90,10 +90,20 @@ def _load_line(rows: Sequence[Row]) -> str:
     if not loads:
         return "- host load while measuring: not recorded"
     cpus = _distinct(rows, "host_cpus")
+    if any(r.get("device") == "gpu" for r in rows):
+        meaning = (
+            "XLA's GPU compiler runs on several host threads, and compiles take most of the "
+            "wall time of RTRL's and the hybrid's sweeps, so a load of several does not by "
+            "itself mean that other processes shared the host"
+        )
+    else:
+        meaning = (
+            "the benchmark itself adds about 1–2; more means other processes shared the CPUs "
+            "and timings are noisier"
+        )
     return (
         f"- host 1-minute load average while measuring: median {loads[len(loads) // 2]:.2f}, "
-        f"max {loads[-1]:.2f} on {cpus} CPUs (the benchmark itself adds about 1–2; more means "
-        "other processes shared the CPUs and timings are noisier)"
+        f"max {loads[-1]:.2f} on {cpus} CPUs ({meaning})"
     )
 
 
