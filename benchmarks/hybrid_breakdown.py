@@ -4,6 +4,9 @@ beside a plain GEMM of the same shape class, vs n.
     python benchmarks/hybrid_breakdown.py [--n 64 128 192 256 384 512] [--repeats 5]
                                           [--out reports/hybrid_breakdown.json]
 
+Interrupted (Ctrl-C, or a time box's SIGINT), it writes the sizes it finished, marked
+``"complete": false``.
+
 For an Elman cell (float32, m = o = 8 as in the bench's n sweep) with h = S = n, the parts of
 :func:`gradalgos.algorithms.sensitivity.advance_block` with ``propagate=True``:
 

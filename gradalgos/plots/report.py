@@ -21,7 +21,8 @@ from gradalgos.plots.tbptt import figure_tbptt_bias
 
 __all__ = ["CPU_ONLY_FIGURES", "FIGURES", "make_report"]
 
-#: Every figure file the report embeds, with its caption.
+#: Every figure file a report can embed, with its caption (a GPU report: all but
+#: :data:`CPU_ONLY_FIGURES`).
 FIGURES: dict[str, str] = {
     "time_vs_n.png": "Time per step vs n, fitted slopes beside the theory",
     "parallel.png": "RTRL and the hybrid on one CPU and on all: time per step and speed-up vs n",
