@@ -21,7 +21,7 @@ import numpy as np
 from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.markdown import table
-from gradalgos.plots.results import Row, select, within_run_ratios
+from gradalgos.plots.results import Row, on_gpu, select, within_run_ratios
 from gradalgos.plots.scaling import main_cell
 
 __all__ = [
@@ -161,7 +161,7 @@ def figure_parallel(
 
 def parallel_section(fits: dict[str, ParallelFits], every: Sequence[Row]) -> str:
     """The exponents on one CPU and on all, the speed-up's slope, and the speed-up per n."""
-    if not fits and any(r.get("device") == "gpu" for r in every):
+    if not fits and on_gpu(every):
         return (
             f"Not applicable: these rows were measured on a GPU; the `{ONE_CPU}` sweep pins "
             "the worker to one CPU core and runs on a CPU only.\n"

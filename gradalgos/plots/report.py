@@ -15,7 +15,7 @@ from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
 from gradalgos.plots.parallel import figure_parallel, parallel_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
-from gradalgos.plots.results import Row, comparable, latest, load_rows
+from gradalgos.plots.results import Row, comparable, latest, load_rows, on_gpu
 from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
 from gradalgos.plots.tbptt import figure_tbptt_bias
 
@@ -44,9 +44,9 @@ CPU_ONLY_FIGURES = frozenset({"parallel.png", "page_faults.png"})
 
 def _figures(every: Sequence[Row], out: Path) -> dict[str, str]:
     """The figures this report embeds: all of :data:`FIGURES`, less :data:`CPU_ONLY_FIGURES`
-    where every row was measured on a GPU (their files, left by an earlier report in ``out``,
+    where the rows were measured on a GPU (their files, left by an earlier report in ``out``,
     are removed so that no stale figure sits beside the report)."""
-    if not every or any(r.get("device") != "gpu" for r in every):
+    if not on_gpu(every):
         return dict(FIGURES)
     for name in CPU_ONLY_FIGURES:
         (out / name).unlink(missing_ok=True)
@@ -91,7 +91,7 @@ def _load_line(rows: Sequence[Row]) -> str:
     if not loads:
         return "- host load while measuring: not recorded"
     cpus = _distinct(rows, "host_cpus")
-    if any(r.get("device") == "gpu" for r in rows):
+    if on_gpu(rows):
         meaning = (
             "XLA's GPU compiler runs on several host threads, and compiles take most of the "
             "wall time of RTRL's and the hybrid's sweeps, so a load of several does not by "

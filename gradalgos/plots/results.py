@@ -16,6 +16,7 @@ __all__ = [
     "load_rows",
     "machine",
     "ok_rows_by_key",
+    "on_gpu",
     "run_of",
     "select",
     "within_run_ratios",
@@ -60,6 +61,12 @@ MACHINE_FIELDS: tuple[str, ...] = (
 def machine(row: Row) -> tuple:
     """The :data:`MACHINE_FIELDS` values of a row."""
     return tuple(row.get(field) for field in MACHINE_FIELDS)
+
+
+def on_gpu(rows: Iterable[Row]) -> bool:
+    """Whether ``rows`` were measured on a GPU. A report's rows come from one machine
+    (:func:`comparable`), so one GPU row makes it a GPU report."""
+    return any(r.get("device") == "gpu" for r in rows)
 
 
 def comparable(rows: Iterable[Row], code_version: str | None = None) -> list[Row]:
