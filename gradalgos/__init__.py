@@ -9,13 +9,18 @@
 from gradalgos import algorithms, cells, gradient_free, losses, tasks, training
 from gradalgos.algorithms import (
     BPTT,
+    RFLO,
     RTRL,
     TBPTT,
     AbstractAlgorithm,
     AbstractOnlineAlgorithm,
     CheckpointedBPTT,
+    EProp,
     Hybrid,
+    Immediate,
     SensitivityState,
+    SnAp,
+    TraceState,
 )
 from gradalgos.value_and_grad import value_and_grad
 
@@ -23,13 +28,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BPTT",
+    "RFLO",
     "RTRL",
     "TBPTT",
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
     "CheckpointedBPTT",
+    "EProp",
     "Hybrid",
+    "Immediate",
     "SensitivityState",
+    "SnAp",
+    "TraceState",
     "algorithms",
     "cells",
     "gradient_free",

@@ -28,11 +28,14 @@ _FLOAT_TARGET_LOSSES = (mse, sum_squared_error, sigmoid_binary_cross_entropy)
 __all__ = [
     "Batch",
     "check_cell",
+    "check_key",
     "check_online_init",
     "check_online_step",
     "check_online_structure",
     "check_params",
+    "check_sensitivity",
     "check_state",
+    "check_traces",
     "validate",
 ]
 
@@ -317,7 +320,73 @@ def check_online_init(cell: Any, params: Params, state0: State) -> None:
     check_state(cell, state0, None, dtype)
 
 
-def _check_sensitivity(cell: Any, params: Params, carry: Any) -> None:
+def check_key(algorithm: Any, cell: AbstractCell, key: Any) -> jax.Array | None:
+    """``key`` as a typed PRNG key (a raw ``uint32 (2,)`` key is wrapped), or ``None``.
+
+    Raises:
+        ValueError: ``key`` is ``None`` but ``algorithm`` samples noise.
+        TypeError: ``key`` is not a PRNG key.
+    """
+    name = type(algorithm).__name__
+    if key is None:
+        if algorithm.needs_key:
+            raise ValueError(
+                f"{name} samples noise: pass key=jax.random.key(seed) (to init, or to "
+                "value_and_grad); the same key gives the same numbers"
+            )
+        return None
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if jnp.shape(key) != ():
+            raise TypeError(
+                f"key must be a single PRNG key, got a key array of shape "
+                f"{_shape_str(tuple(jnp.shape(key)))}"
+            )
+        return key
+    if dtype is not None and jnp.dtype(dtype) == jnp.uint32 and jnp.shape(key) == (2,):
+        return jax.random.wrap_key_data(key)
+    raise TypeError(
+        f"key must be a PRNG key from jax.random.key(seed), got {type(key).__name__}"
+        + (f" of dtype {dtype}" if dtype is not None else "")
+    )
+
+
+def check_traces(algorithm: Any, cell: Any, params: Params, carry: Any, order: Any) -> None:
+    """The traces of a :class:`~gradalgos.algorithms.traces.TraceState` match what ``init``
+    builds: leaves ``(C, *param.shape)`` or ``None``; feedback ``(o, S)`` or ``None``."""
+    from gradalgos.algorithms.traces import trace_plan
+    from gradalgos.cells.structure import cell_structure
+
+    plan = trace_plan(cell_structure(cell, params, carry.state), order)
+    p_leaves, p_def = jax.tree_util.tree_flatten(params)
+    try:
+        t_leaves = p_def.flatten_up_to(carry.traces)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            "carry.traces must be a pytree like params (build the carry with init())"
+        ) from err
+    for i, (p, t, rows) in enumerate(zip(p_leaves, t_leaves, plan.rows, strict=True)):
+        want = None if rows is None else (plan.colors, *jnp.shape(p))
+        got = None if t is None else tuple(jnp.shape(t))
+        if got != want:
+            raise ValueError(
+                f"carry.traces leaf {i} must be "
+                f"{'None' if want is None else _shape_str(want)} for {type(algorithm).__name__} "
+                f"on {type(cell).__name__}, got {'None' if got is None else _shape_str(got)}; "
+                "build the carry with init()"
+            )
+    random = getattr(algorithm, "feedback", "symmetric") == "random"
+    fb = carry.feedback
+    want_fb = (cell.output_size, plan.entry_color.shape[0]) if random else None
+    got_fb = None if fb is None else tuple(jnp.shape(fb))
+    if got_fb != want_fb:
+        raise ValueError(
+            f"carry.feedback must be {'None' if want_fb is None else _shape_str(want_fb)} for "
+            f"{algorithm!r}, got {'None' if got_fb is None else _shape_str(got_fb)}"
+        )
+
+
+def check_sensitivity(cell: Any, params: Params, carry: Any) -> None:
     """M is a pytree like ``params`` with leaves ``(S, *leaf.shape)``; ``None`` is allowed only
     where the state cannot depend on the parameter (as :meth:`init` builds it)."""
     from gradalgos.cells.dependence import state_parameter_mask
@@ -346,6 +415,7 @@ def _check_sensitivity(cell: Any, params: Params, carry: Any) -> None:
 
 
 def check_online_step(
+    algorithm: Any,
     cell: Any,
     params: Params,
     carry: Any,
@@ -368,14 +438,15 @@ def check_online_step(
     them once). Where a value check fails, the structural checks run first, so an input with
     both a wrong shape and a bad value gets the same error as on its first call.
     """
-    from gradalgos.algorithms.sensitivity import SensitivityState
-
     if not isinstance(donate_carry, bool):
         raise TypeError(f"donate_carry must be a bool, got {donate_carry!r}")
     cell = check_cell(cell)
-    if not isinstance(carry, SensitivityState):
+    types = algorithm.carry_types(cell)
+    if not isinstance(carry, types):
+        want = " or ".join(t.__name__ for t in types)
         raise TypeError(
-            f"carry must be the SensitivityState from init(), got {type(carry).__name__}"
+            f"carry must be the {want} from {type(algorithm).__name__}().init(), got "
+            f"{type(carry).__name__}"
         )
     if any(_is_deleted(leaf) for leaf in jax.tree_util.tree_leaves(carry)):
         raise ValueError(
@@ -396,12 +467,13 @@ def check_online_step(
             mask = _as_array("mask", mask)
             _check_finite("mask", mask)
     except Exception:
-        check_online_structure(cell, params, carry, (xs, targets, mask), steps, loss)
+        check_online_structure(algorithm, cell, params, carry, (xs, targets, mask), steps, loss)
         raise
     return xs, targets, mask
 
 
 def check_online_structure(
+    algorithm: Any,
     cell: AbstractCell,
     params: Params,
     carry: Any,
@@ -416,7 +488,7 @@ def check_online_structure(
     name = "x" if steps is None else "xs"
     dtype = check_params(cell, params)
     check_state(cell, carry.state, None, dtype, name="carry.state")
-    _check_sensitivity(cell, params, carry)
+    algorithm.check_carry(cell, params, carry)
     xs = _as_array(name, xs)
     want_rank = 1 if steps is None else 2
     if xs.ndim != want_rank or xs.shape[-1] != cell.input_size:

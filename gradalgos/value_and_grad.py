@@ -8,8 +8,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gradalgos._validation import validate
+from gradalgos._validation import check_key, validate
 from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
 from gradalgos.losses import mse
@@ -29,6 +30,7 @@ def _compiled(
     xs: jax.Array,
     targets: jax.Array,
     mask: jax.Array | None,
+    key: jax.Array | None,
     *,
     batched: bool,
     state_batched: bool,
@@ -40,9 +42,11 @@ def _compiled(
     mask = jnp.ones(xs.shape[:2], xs.dtype) if mask is None else mask.astype(xs.dtype)
     if not state_batched:
         state0 = jax.tree_util.tree_map(lambda s: jnp.broadcast_to(s, (B, *s.shape)), state0)
-    value, grads, state_T = algorithm.batched_value_and_grad(
-        cell, params, state0, xs, targets, mask, loss
-    )
+    args = (cell, params, state0, xs, targets, mask, loss)
+    if isinstance(algorithm, AbstractOnlineAlgorithm):
+        value, grads, state_T = algorithm.batched_value_and_grad(*args, key=key)
+    else:
+        value, grads, state_T = algorithm.batched_value_and_grad(*args)
     if not batched:
         state_T = jax.tree_util.tree_map(lambda s: s[0], state_T)
     return value, grads, state_T
@@ -58,6 +62,7 @@ def value_and_grad(
     *,
     loss: Loss = mse,
     mask: jax.Array | None = None,
+    key: jax.Array | None = None,
 ) -> tuple[jax.Array, Params, State]:
     """Loss, its gradient w.r.t. the parameters, and the final state, by ``algorithm``.
 
@@ -66,7 +71,9 @@ def value_and_grad(
 
     Arguments:
         algorithm: how to compute the gradient: ``BPTT()``, ``TBPTT(k1, k2)``,
-            ``CheckpointedBPTT()``, ``RTRL()``, ``Hybrid(block=h)``.
+            ``CheckpointedBPTT()``, ``RTRL()``, ``Hybrid(block=h)``, or an approximate
+            online method (``SnAp(order)``, ``RFLO()``, ``EProp()``, ``Immediate()``, …,
+            :mod:`gradalgos.algorithms.registry`): its step scanned with fixed weights.
         cell: any :class:`gradalgos.cells.AbstractCell`.
         params: the cell's parameter pytree (as from ``cell.init``), one float dtype.
         state0: initial state (as from ``cell.initial_state()``); for batched ``xs`` either
@@ -76,6 +83,9 @@ def value_and_grad(
         loss: per-step loss ``ℓ(y (o,), target) -> scalar`` (default :func:`losses.mse`).
             Pass a module-level function: a new lambda on every call recompiles every call.
         mask: optional ``(T,)`` / ``(B, T)`` weights (bool or float) on each step's loss.
+        key: a PRNG key (``jax.random.key``) for the stochastic methods (UORO, KF-RTRL,
+            random feedback); each sequence of a batch gets its own, split from it. Required
+            by those, ignored by the others.
 
     Returns:
         ``(L, grads, state_T)``: a scalar, a pytree like ``params``, and the final state
@@ -94,6 +104,11 @@ def value_and_grad(
             f"{algorithm!r}"
         )
     v = validate(cell, params, state0, xs, targets, mask, loss)
+    if isinstance(algorithm, AbstractOnlineAlgorithm):
+        key = check_key(algorithm, cell, key)
+        algorithm.check_supported(cell, v.params, cell.initial_state(v.xs.dtype))
+    else:
+        key = None
     return _compiled(
         algorithm,
         cell,
@@ -103,6 +118,7 @@ def value_and_grad(
         v.xs,
         v.targets,
         v.mask,
+        key,
         batched=v.batched,
         state_batched=v.state_batched,
     )

@@ -63,5 +63,15 @@ CELL_CASES.update(
         "function": lambda: ga.cells.FunctionCell(
             _fn_step, _fn_init, _fn_initial_state, input_size=3, output_size=2
         ),
+        "lru": lambda: ga.cells.LRU(input_size=3, hidden_size=3, output_size=2),
+        "elementwise-lstm": lambda: ga.cells.ElementwiseLSTM(
+            input_size=3, hidden_size=3, output_size=2
+        ),
+        # A fixed random half of W_rec (every unit hears someone; diagonal partly kept), and
+        # the ring (unit i hears i and i − 1).
+        "elman-sparse": lambda: ga.cells.Elman(
+            input_size=3, hidden_size=4, output_size=2, density=0.5, mask_seed=2
+        ),
+        "elman-ring": lambda: ga.cells.Elman(input_size=3, hidden_size=4, output_size=2, ring=True),
     }
 )

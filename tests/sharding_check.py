@@ -25,7 +25,7 @@ import jax.numpy as jnp  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
 import gradalgos as ga  # noqa: E402
-from gradalgos.algorithms.online import _advance_compiled  # noqa: E402
+from gradalgos.algorithms.online import _step_compiled  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -99,7 +99,8 @@ def run_case(algorithm: ga.RTRL | ga.Hybrid, block: int) -> dict:
             strict=True,
         )
     )
-    compiled = _advance_compiled.lower(
+    compiled = _step_compiled.lower(
+        algorithm,
         cell,
         ga.losses.mse,
         params,
@@ -107,7 +108,6 @@ def run_case(algorithm: ga.RTRL | ga.Hybrid, block: int) -> dict:
         call_inputs(xs, 0),
         call_inputs(targets, 0),
         None,
-        single_step=block == 1,
     ).compile()
     m_elements = sum(leaf.size for leaf in jax.tree_util.tree_leaves(first.sensitivity))
     return {

@@ -11,7 +11,7 @@ from cases import CELL_CASES
 from test_algorithms import make_data, max_rel_error
 
 import gradalgos as ga
-from gradalgos.algorithms.online import _advance_cache_size
+from gradalgos.algorithms.online import _step_cache_size
 from gradalgos.cells.dependence import _mask_leaves
 from gradalgos.value_and_grad import _compiled_cache_size
 
@@ -37,14 +37,20 @@ def test_online_rtrl_per_step_gradients_sum_to_full_gradient(cell_problem):
     name, cell, params, s0, xs, targets, (full_loss, full_grads, full_state) = cell_problem
     rtrl = ga.RTRL()
     carry = rtrl.init(cell, params, s0)
-    S = cell.state_size
-    # M is carried for the state's parameters only (leaves (S, *leaf.shape)); a readout's
-    # ∂s/∂θ is 0 and not stored (None).
-    sens = jax.tree_util.tree_leaves(carry.sensitivity, is_leaf=lambda m: m is None)
+    # M is carried for the state's parameters only (leaves (S, *leaf.shape); on element-wise
+    # cells only each parameter's block, leaves (C, *leaf.shape), C ≤ 8); a readout's ∂s/∂θ
+    # is 0 and not stored (None).
+    if isinstance(carry, ga.TraceState):
+        assert name in ("indrnn", "elementwise-lstm", "lru")
+        sens, rows = carry.traces, next(m.shape[0] for m in jax.tree_util.tree_leaves(carry.traces))
+        assert rows <= min(8, cell.state_size // 2)
+    else:
+        sens, rows = carry.sensitivity, cell.state_size
+    sens = jax.tree_util.tree_leaves(sens, is_leaf=lambda m: m is None)
     leaves = jax.tree_util.tree_leaves_with_path(params)
     assert len(sens) == len(leaves)
     pairs = list(zip(sens, leaves, strict=True))
-    assert all(m is None or m.shape == (S, *p.shape) for m, (_, p) in pairs)
+    assert all(m is None or m.shape == (rows, *p.shape) for m, (_, p) in pairs)
     assert any(m is not None for m in sens)
     if name == "elman-tanh":
         uncarried = {jax.tree_util.keystr(k) for m, (k, _) in pairs if m is None}
@@ -133,10 +139,10 @@ def test_online_steps_compile_once_and_trace_the_mask_once(problem, algorithm, d
     step = functools.partial(algorithm.step, donate_carry=donate_carry)
     carry = algorithm.init(cell, params, s0)
     carry, _, _ = step(cell, params, carry, *inputs[0])
-    compiled, traced = _advance_cache_size(), _mask_leaves.cache_info()
+    compiled, traced = _step_cache_size(), _mask_leaves.cache_info()
     new_params = jax.tree_util.tree_map(lambda a: a * 1.5, params)
     carry, _, g = step(cell, new_params, carry, *inputs[1])
-    assert _advance_cache_size() == compiled
+    assert _step_cache_size() == compiled
     assert _mask_leaves.cache_info().misses == traced.misses
     assert all(jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g))
 
@@ -191,9 +197,9 @@ def test_repeated_step_checks_still_catch_bad_values(problem):
     cell, params, s0, xs, targets = problem
     rtrl = ga.RTRL()
     carry, _, _ = rtrl.step(cell, params, rtrl.init(cell, params, s0), xs[0], targets[0])
-    compiled = _advance_cache_size()
+    compiled = _step_cache_size()
     carry, _, _ = rtrl.step(cell, params, carry, xs[1], targets[1])
-    assert _advance_cache_size() == compiled  # same structure: no new trace, so no re-check
+    assert _step_cache_size() == compiled  # same structure: no new trace, so no re-check
     nan_params = {**params, "W_rec": params["W_rec"].at[0, 0].set(jnp.nan)}
     bad = [
         ((params, xs[1].at[0].set(jnp.nan), targets[1]), "x contains NaN"),

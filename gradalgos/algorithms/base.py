@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import jax
 
+from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
 
@@ -21,10 +22,17 @@ class AbstractAlgorithm(abc.ABC):
     inputs, adds a batch axis where there is none and jits; it then calls
     :meth:`batched_value_and_grad` here.
 
-    ``exact`` says whether the gradient equals ∂L/∂θ up to round-off.
+    ``info`` (an :class:`AlgorithmInfo`, declared on each concrete class) says what the
+    harness, plots, CLI and tests need: its name, whether it is exact, online, stochastic, and
+    its theory exponents. :mod:`gradalgos.algorithms.registry` lists the classes.
     """
 
-    exact: ClassVar[bool] = True
+    info: ClassVar[AlgorithmInfo]
+
+    @property
+    def exact(self) -> bool:
+        """Whether the gradient equals ∂L/∂θ up to round-off."""
+        return self.info.exact
 
     @abc.abstractmethod
     def batched_value_and_grad(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import ClassVar
 
 import jax
 
 from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss, batch_loss
 from gradalgos.cells.base import AbstractCell, Params, State
 
@@ -21,6 +23,18 @@ class BPTT(AbstractAlgorithm):
     Exact. Time O(T·cost(step)) ≈ 3× the forward pass (O(n²) per step for a fully connected
     cell); memory O(T·S): every state is stored for the backward pass.
     """
+
+    info: ClassVar[AlgorithmInfo] = AlgorithmInfo(
+        "bptt",
+        "BPTT",
+        exact=True,
+        online=False,
+        stochastic=False,
+        time_exponent=2,
+        memory_exponent=None,
+        memory_vs_T=1,
+        reference="Rumelhart et al. 1986; Werbos 1990",
+    )
 
     def batched_value_and_grad(
         self,

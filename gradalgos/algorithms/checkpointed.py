@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 
 from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss, scan_loss
 from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
 
@@ -26,6 +28,18 @@ class CheckpointedBPTT(AbstractAlgorithm):
     Arguments:
         segment: segment length c ≥ 1, or ``None`` for ``max(1, round(√T))``.
     """
+
+    info: ClassVar[AlgorithmInfo] = AlgorithmInfo(
+        "checkpointed",
+        "checkpointed BPTT",
+        exact=True,
+        online=False,
+        stochastic=False,
+        time_exponent=2,
+        memory_exponent=None,
+        memory_vs_T=0.5,
+        reference="Gruslys et al. 2016; Chen et al. 2016",
+    )
 
     segment: int | None = None
 

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
-import jax
-
-from gradalgos.algorithms.online import AbstractOnlineAlgorithm
-from gradalgos.algorithms.sensitivity import SensitivityState
-from gradalgos.algorithms.sequence import Loss
-from gradalgos.cells.base import AbstractCell, Params, check_positive_int
-from gradalgos.losses import mse
+from gradalgos.algorithms.exact_online import AbstractSensitivityAlgorithm
+from gradalgos.algorithms.info import AlgorithmInfo
+from gradalgos.cells.base import AbstractCell, check_positive_int
 
 __all__ = ["Hybrid"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Hybrid(AbstractOnlineAlgorithm):
+class Hybrid(AbstractSensitivityAlgorithm):
     """BPTT inside blocks of ``h`` steps, RTRL's sensitivity M (S×P) carried across blocks.
 
     Per block starting at b with carry (s_b, M_b), one forward and one reverse pass: the
@@ -36,6 +33,19 @@ class Hybrid(AbstractOnlineAlgorithm):
         block: h ≥ 1, or ``None`` for the cell's state size S.
     """
 
+    info: ClassVar[AlgorithmInfo] = AlgorithmInfo(
+        "hybrid",
+        "hybrid (h = S)",
+        exact=True,
+        online=True,
+        stochastic=False,
+        time_exponent=3,
+        memory_exponent=3,
+        memory_vs_T=0,
+        reference="Williams 1989; Schmidhuber 1992",
+    )
+    single_step: ClassVar[bool] = False
+
     block: int | None = None
 
     def __post_init__(self) -> None:
@@ -44,31 +54,3 @@ class Hybrid(AbstractOnlineAlgorithm):
 
     def block_length(self, cell: AbstractCell) -> int:
         return cell.state_size if self.block is None else self.block
-
-    def step(
-        self,
-        cell: AbstractCell,
-        params: Params,
-        carry: SensitivityState,
-        xs: jax.Array,
-        targets: jax.Array,
-        *,
-        loss: Loss = mse,
-        mask: jax.Array | None = None,
-        donate_carry: bool = False,
-    ) -> tuple[SensitivityState, jax.Array, Params]:
-        """One online block (normally h steps; any length ≥ 1 is exact).
-
-        Arguments:
-            carry: from :meth:`init` or the previous block.
-            xs: ``(h, m)``; targets: ``(h, o)`` or integer labels ``(h,)``; mask: ``(h,)`` or None.
-            donate_carry: write the new carry into the old one's buffers, which saves one
-                allocation of M per block; the old carry is then invalid (:meth:`advance`).
-
-        Returns:
-            ``(carry after the block, Σ mask_t·ℓ_t over the block, its gradient w.r.t. θ)``.
-
-        Compiled once per (cell, loss, shapes): a loop of calls reuses it. Pass a module-level
-        ``loss``; a new lambda on every call recompiles every call.
-        """
-        return self.advance(cell, params, carry, xs, targets, loss, mask, donate_carry)

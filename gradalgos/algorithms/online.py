@@ -1,87 +1,151 @@
-"""Base class of the online algorithms (RTRL, Hybrid): carry ``(s, M)`` forward in time."""
+"""The online protocol: every method that runs forward in time, exact or approximate.
+
+An online method is a value that owns its carry, the way an optax transformation owns its
+state::
+
+    carry = alg.init(cell, params, state0, key=key)       # key only where it samples noise
+    carry, loss_t, grads_t = alg.step(cell, params, carry, x_t, target_t, loss=..., mask=...)
+
+The carry is the method's own NamedTuple whose first field is ``state`` (the cell's state);
+nothing outside the method's file needs its other fields. A subclass implements
+:meth:`AbstractOnlineAlgorithm.initial_carry` and :meth:`AbstractOnlineAlgorithm.update`
+(pure functions, traced under ``jit``); the base class gives it the checks, the compiled
+``step`` (with ``donate_carry``) and an offline ``value_and_grad`` (the step scanned over the
+sequence with fixed weights). An exact method may override that with a faster offline path.
+"""
 
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 
 from gradalgos.algorithms.base import AbstractAlgorithm
-from gradalgos.algorithms.sensitivity import (
-    SensitivityState,
-    advance_block,
-    initial_sensitivity,
-    sensitivity_sequence,
-)
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.losses import mse
 
 __all__ = ["AbstractOnlineAlgorithm"]
 
+Carry = Any  # a NamedTuple whose first field is ``state``
+
 
 class AbstractOnlineAlgorithm(AbstractAlgorithm):
-    """An exact algorithm that runs forward in time, carrying M = ∂s/∂θ, so that the weights
-    can be updated while the network runs ("continually running networks").
+    """A gradient algorithm that runs forward in time, so that the weights can be updated
+    while the network runs ("continually running networks").
 
-    Subclasses say how many steps make one block (:meth:`block_length`) and whether their
-    ``step`` takes a single time step or a block (``single_step``).
+    ``step`` takes one time step (``single_step``) or, for block methods (the hybrid), a
+    block of steps. With fixed weights, the per-step gradients of an exact method sum to the
+    full gradient; for an approximate one their sum is what :func:`gradalgos.value_and_grad`
+    returns.
     """
 
-    single_step: ClassVar[bool] = False
+    single_step: ClassVar[bool] = True
 
-    @abc.abstractmethod
+    @property
+    def needs_key(self) -> bool:
+        """Whether :meth:`init` (and ``value_and_grad``) need a PRNG key: the class's
+        ``info.stochastic`` unless a setting removes the noise."""
+        return self.info.stochastic
+
     def block_length(self, cell: AbstractCell) -> int:
-        """Steps advanced by one call of :meth:`advance` (1 for RTRL)."""
+        """Steps advanced by one :meth:`step` (1 unless a block method)."""
+        return 1
 
-    def init(self, cell: AbstractCell, params: Params, state0: State) -> SensitivityState:
-        """The online carry at t = 0: ``(state0, M = 0)``, M's leaves ``(S, *leaf.shape)`` for
-        the parameters the state depends on, ``None`` for readouts (their ∂s/∂θ is 0).
-        Memory O(S·P_s), P_s ≤ P those parameters.
+    def carry_types(self, cell: AbstractCell) -> tuple[type, ...]:
+        """The carry NamedTuple types :meth:`init` builds for ``cell``."""
+        return (self.carry_type,)
 
-        The carry holds a copy of ``state0`` (O(S)), so a ``step(..., donate_carry=True)``
-        never invalidates the caller's ``state0``."""
-        from gradalgos._validation import check_online_init
+    carry_type: ClassVar[type]
+
+    def init(
+        self, cell: AbstractCell, params: Params, state0: State, *, key: jax.Array | None = None
+    ) -> Carry:
+        """The carry at t = 0 (its own NamedTuple, first field the state).
+
+        Arguments:
+            params: the cell's parameters; state0: its initial state (unbatched).
+            key: a PRNG key (``jax.random.key``), required where :attr:`needs_key`.
+
+        The carry holds a copy of ``state0``, so ``step(..., donate_carry=True)`` never
+        invalidates the caller's ``state0``.
+        """
+        from gradalgos._validation import check_key, check_online_init
 
         check_online_init(cell, params, state0)
+        key = check_key(self, cell, key)
+        self.check_supported(cell, params, state0)
         state = jax.tree_util.tree_map(jnp.copy, state0)
-        return SensitivityState(state, initial_sensitivity(cell, params, state0))
+        return self.initial_carry(cell, params, state, key)
 
-    def advance(
+    @abc.abstractmethod
+    def initial_carry(
+        self, cell: AbstractCell, params: Params, state: State, key: jax.Array | None
+    ) -> Carry:
+        """The carry at t = 0 from validated inputs (traced; called by :meth:`init` and by
+        the offline path, once per sequence)."""
+
+    @abc.abstractmethod
+    def update(
+        self,
+        cell: AbstractCell,
+        loss: Loss,
+        params: Params,
+        carry: Carry,
+        xs: jax.Array,
+        targets: jax.Array,
+        mask: jax.Array,
+    ) -> tuple[Carry, jax.Array, Params]:
+        """One step (``xs (m,)``, ``mask ()``) or block (``(h, m)``, ``(h,)``) from validated
+        inputs → ``(carry, Σ mask·ℓ, grads)``. Pure and traced."""
+
+    def check_supported(self, cell: AbstractCell, params: Params, state: State) -> None:
+        """Raise ``ValueError`` naming this method and ``cell`` where its maths does not apply
+        to the cell (called by :meth:`init` and ``value_and_grad`` before any compilation;
+        only shapes are read). Default: every cell."""
+
+    def check_carry(self, cell: AbstractCell, params: Params, carry: Carry) -> None:
+        """Structural checks of the carry's own fields (its type and state are checked by
+        the caller); raise ``ValueError`` naming the field."""
+
+    def step(
         self,
         cell: AbstractCell,
         params: Params,
-        carry: SensitivityState,
-        xs: jax.Array,
-        targets: jax.Array,
-        loss: Loss,
-        mask: jax.Array | None,
-        donate_carry: bool,
-    ) -> tuple[SensitivityState, jax.Array, Params]:
-        """Check every input, then advance the carry over one call's steps (one time step for
-        RTRL, ``xs`` ``(m,)``; one block for the hybrid, ``(h, m)``) → ``(carry, L, grads)``.
-        The body of the subclasses' ``step``.
+        carry: Carry,
+        x: jax.Array,
+        target: jax.Array,
+        *,
+        loss: Loss = mse,
+        mask: jax.Array | None = None,
+        donate_carry: bool = False,
+    ) -> tuple[Carry, jax.Array, Params]:
+        """One online step (a block of steps for block methods).
 
-        Jitted per (cell, loss, single_step, shapes), so a Python loop of ``step`` calls runs
-        one compiled program per call. Values are checked on every call; structure, shapes
-        and dtypes while the jitted step traces, so once per input signature, with jit's own
-        cache deciding when. Under a caller's ``jit`` it is inlined (and
-        ``donate_carry`` has no effect there). With ``donate_carry``, the new carry is written
-        into the old one's buffers, which are invalidated: a loop then reuses one S·P_s
-        sensitivity instead of allocating a new one every call (on a CPU, fresh memory is
-        page-faulted in by the OS on first touch).
+        Arguments:
+            carry: from :meth:`init` or the previous step.
+            x: input ``(m,)`` (a block: ``(h, m)``); target: ``(o,)`` or an integer label
+                ``()`` (a block: ``(h, o)`` / ``(h,)``); mask: scalar (``(h,)``) or None.
+            donate_carry: write the new carry into the old one's buffers (the old carry is
+                then invalid): a loop allocates no new carry per call.
+
+        Returns:
+            ``(carry_t, mask_t·ℓ_t, g_t)``, ``g_t`` a pytree like ``params``.
+
+        Compiled once per (algorithm, cell, loss, shapes): a loop of calls reuses it. The
+        structural checks run while the step traces, the values on every call. Pass a
+        module-level ``loss``; a new lambda on every call recompiles every call.
         """
         from gradalgos._validation import check_online_step
 
         steps = None if self.single_step else "block"
-        xs, targets, mask = check_online_step(
-            cell, params, carry, xs, targets, mask, steps, loss, donate_carry=donate_carry
+        x, target, mask = check_online_step(
+            self, cell, params, carry, x, target, mask, steps, loss, donate_carry=donate_carry
         )
-        compiled = _advance_donating if donate_carry else _advance_compiled
-        args = (cell, loss, params, carry, xs, targets, mask)
-        return compiled(*args, single_step=self.single_step)
+        compiled = _step_donating if donate_carry else _step_compiled
+        return compiled(self, cell, loss, params, carry, x, target, mask)
 
     def batched_value_and_grad(
         self,
@@ -92,56 +156,77 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         targets: jax.Array,
         mask: jax.Array,
         loss: Loss,
+        key: jax.Array | None = None,
     ) -> tuple[jax.Array, Params, State]:
-        block = self.block_length(cell)
+        """The step scanned over each sequence with fixed weights (one key per sequence,
+        split from ``key``); the gradient is the batch mean of Σ_t g_t."""
+        B = xs.shape[0]
+        keys = None if key is None else jax.random.split(key, B)
 
-        def one(s0, x, t, m):
-            return sensitivity_sequence(cell, loss, block, params, s0, x, t, m)
+        def one(s0, k, x, t, m):
+            return scan_steps(
+                self, cell, loss, params, self.initial_carry(cell, params, s0, k), x, t, m
+            )
 
-        totals, grads, state_T = jax.vmap(one)(state0, xs, targets, mask)
-        mean = jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), grads)
-        return jnp.mean(totals), mean, state_T
+        totals, grads, carry_T = jax.vmap(one)(state0, keys, xs, targets, mask)
+        return batch_mean(totals, grads, carry_T.state)
 
 
-def _advance(
+def batch_mean(totals: jax.Array, grads: Params, state_T: State) -> tuple[jax.Array, Params, State]:
+    """Per-sequence losses ``(B,)`` and gradients (leaves ``(B, ...)``) → their batch means."""
+    mean = jax.tree_util.tree_map(lambda g: jnp.mean(g, axis=0), grads)
+    return jnp.mean(totals), mean, state_T
+
+
+def scan_steps(
+    algorithm: AbstractOnlineAlgorithm,
     cell: AbstractCell,
     loss: Loss,
     params: Params,
-    carry: SensitivityState,
+    carry: Carry,
+    xs: jax.Array,
+    targets: jax.Array,
+    mask: jax.Array,
+) -> tuple[jax.Array, Params, NamedTuple]:
+    """``(Σ_t mask_t ℓ_t, Σ_t g_t, carry_T)`` of one sequence ``(T, ...)`` by single steps
+    with fixed weights (``lax.scan``)."""
+
+    def body(c, inputs):
+        carry, total, grad = c
+        carry, value, g = algorithm.update(cell, loss, params, carry, *inputs)
+        return (carry, total + value, jax.tree_util.tree_map(jnp.add, grad, g)), None
+
+    zero = jnp.zeros((), mask.dtype)
+    grad0 = jax.tree_util.tree_map(jnp.zeros_like, params)
+    (carry, total, grad), _ = jax.lax.scan(body, (carry, zero, grad0), (xs, targets, mask))
+    return total, grad, carry
+
+
+def _step(
+    algorithm: AbstractOnlineAlgorithm,
+    cell: AbstractCell,
+    loss: Loss,
+    params: Params,
+    carry: Carry,
     xs: jax.Array,
     targets: jax.Array,
     mask: jax.Array | None,
-    *,
-    single_step: bool,
-) -> tuple[SensitivityState, jax.Array, Params]:
+) -> tuple[Carry, jax.Array, Params]:
     from gradalgos._validation import check_online_structure
 
-    # runs while tracing: once per (cell, loss, single_step, input structure, shapes, dtypes)
-    steps = None if single_step else "block"
-    check_online_structure(cell, params, carry, (xs, targets, mask), steps, loss)
-    s, unravel_state = ravel_pytree(carry.state)
-    mask = jnp.ones(xs.shape[:-1], s.dtype) if mask is None else jnp.asarray(mask, s.dtype)
-    s, M, value, grads = advance_block(
-        cell,
-        loss,
-        unravel_state,
-        params,
-        s,
-        carry.sensitivity,
-        xs,
-        targets,
-        mask,
-        single_step=single_step,
-        propagate=True,
-    )
-    return SensitivityState(unravel_state(s), M), value, grads
+    # runs while tracing: once per (algorithm, cell, loss, input structure, shapes, dtypes)
+    steps = None if algorithm.single_step else "block"
+    check_online_structure(algorithm, cell, params, carry, (xs, targets, mask), steps, loss)
+    dtype = jax.tree_util.tree_leaves(carry.state)[0].dtype
+    mask = jnp.ones(xs.shape[:-1], dtype) if mask is None else jnp.asarray(mask, dtype)
+    return algorithm.update(cell, loss, params, carry, xs, targets, mask)
 
 
-_STATIC = ("cell", "loss", "single_step")
-_advance_compiled = jax.jit(_advance, static_argnames=_STATIC)
-_advance_donating = jax.jit(_advance, static_argnames=_STATIC, donate_argnames=("carry",))
+_STATIC = ("algorithm", "cell", "loss")
+_step_compiled = jax.jit(_step, static_argnames=_STATIC)
+_step_donating = jax.jit(_step, static_argnames=_STATIC, donate_argnames=("carry",))
 
 
-def _advance_cache_size() -> int:
-    """Number of compiled variants of the online block (tests check nothing recompiles)."""
-    return _advance_compiled._cache_size() + _advance_donating._cache_size()
+def _step_cache_size() -> int:
+    """Number of compiled variants of the online step (tests check nothing recompiles)."""
+    return _step_compiled._cache_size() + _step_donating._cache_size()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 
 from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss, scan_loss
 from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
 
@@ -39,6 +41,18 @@ class TBPTT(AbstractAlgorithm):
         k1: steps between two truncated backward passes (≥ 1).
         k2: length of each backward pass (≥ k1); default ``k1``.
     """
+
+    info: ClassVar[AlgorithmInfo] = AlgorithmInfo(
+        "tbptt",
+        "TBPTT",
+        exact=False,
+        online=False,
+        stochastic=False,
+        time_exponent=2,
+        memory_exponent=None,
+        memory_vs_T=0,
+        reference="Williams & Peng 1990",
+    )
 
     k1: int
     k2: int | None = None

@@ -2,12 +2,14 @@
 
 from gradalgos.cells.base import AbstractCell
 from gradalgos.cells.ctrnn import CTRNN
+from gradalgos.cells.elementwise_lstm import ElementwiseLSTM
 from gradalgos.cells.elman import Elman
 from gradalgos.cells.function import FunctionCell
 from gradalgos.cells.gru import GRU
 from gradalgos.cells.indrnn import IndRNN
 from gradalgos.cells.irnn import IRNN
 from gradalgos.cells.jordan import Jordan
+from gradalgos.cells.lru import LRU
 from gradalgos.cells.lstm import LSTM
 from gradalgos.cells.registry import CELLS, get
 from gradalgos.cells.second_order import SecondOrder
@@ -18,8 +20,10 @@ __all__ = [
     "CTRNN",
     "GRU",
     "IRNN",
+    "LRU",
     "LSTM",
     "AbstractCell",
+    "ElementwiseLSTM",
     "Elman",
     "FunctionCell",
     "IndRNN",

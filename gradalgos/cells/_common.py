@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradalgos.cells.activations import resolve_activation
 from gradalgos.cells.base import check_positive_int, default_float
@@ -15,6 +16,7 @@ from gradalgos.cells.initializers import scaled_normal
 
 __all__ = [
     "activate_and_read",
+    "check_entry_indices",
     "check_fields",
     "check_positive_float",
     "gate_params",
@@ -44,6 +46,35 @@ def check_positive_float(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
     if not value > 0 or value == float("inf"):
         raise ValueError(f"{name} must be a positive finite number, got {value}")
+
+
+def check_entry_indices(rows: Any, cols: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` and ``cols`` of a ``state_jacobian_entries`` call as NumPy ``intp`` arrays,
+    checked: static (not traced), integer, 1-D, of one length K, each index in ``[0, size)``.
+    Raises ``TypeError``/``ValueError`` naming the argument."""
+    out = []
+    for name, idx in (("rows", rows), ("cols", cols)):
+        try:
+            idx = np.asarray(idx)
+        except jax.errors.TracerArrayConversionError:
+            raise TypeError(
+                f"{name} must be a static NumPy int array, got a traced array"
+            ) from None
+        if idx.ndim != 1 or not (np.issubdtype(idx.dtype, np.integer) or idx.size == 0):
+            raise TypeError(
+                f"{name} must be a 1-D NumPy int array, got dtype {idx.dtype}, shape {idx.shape}"
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= size):
+            raise ValueError(
+                f"{name} must hold flat state indices in [0, {size}), "
+                f"got min {idx.min()}, max {idx.max()}"
+            )
+        out.append(idx.astype(np.intp))
+    if out[0].shape != out[1].shape:
+        raise ValueError(
+            f"rows and cols must have the same length, got {out[0].size} and {out[1].size}"
+        )
+    return out[0], out[1]
 
 
 def readout_params(key: jax.Array, n: int, o: int, dtype: Any) -> dict[str, jax.Array]:

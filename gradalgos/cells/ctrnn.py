@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos.cells._common import (
+    check_entry_indices,
     check_fields,
     check_positive_float,
     input_readout_params,
@@ -75,6 +76,11 @@ class CTRNN(AbstractCell):
         tau = np.concatenate([np.full(count, tau) for count, tau in self.taus])
         return jnp.asarray(tau, default_float(dtype))
 
+    def leak_rate(self, dtype: Any = None) -> jax.Array:
+        """The Euler step's leak α = dt/τ ``(n,)``: ``h_t = (1 − α) h_{t-1} + α·drive``
+        (what :class:`gradalgos.RFLO` uses when given no leak)."""
+        return self.dt / self.time_constants(dtype)
+
     def init(self, key: jax.Array, dtype: Any = None) -> dict[str, jax.Array]:
         dtype = default_float(dtype)
         n, m, o = self.hidden_size, self.input_size, self.output_size
@@ -89,10 +95,43 @@ class CTRNN(AbstractCell):
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         act = resolve_activation(self.activation)
-        rate = self.dt / self.time_constants(state.dtype)
+        rate = self.leak_rate(state.dtype)
         drive = params["W_rec"] @ act(state) + params["W_in"] @ x + params["b"]
         h = state + rate * (drive - state)
         return h, linear_readout(params, h)
+
+    def state_jacobian_entries(
+        self,
+        params: dict[str, jax.Array],
+        state: jax.Array,
+        x: jax.Array,
+        rows: np.ndarray,
+        cols: np.ndarray,
+    ) -> jax.Array:
+        """Entries of the state Jacobian ``J^s = ∂h_t/∂h_{t-1}`` without forming it.
+
+        With ``r = dt/τ``: ``J^s = diag(1 − r) + diag(r) · W_rec · diag(σ'(h_{t-1}))``, i.e.
+        ``J^s[i, j] = [i = j](1 − r_i) + r_i W_rec[i, j] σ'(h_{t-1, j})``; ``σ'`` is a JVP of
+        the activation with a vector of ones (any element-wise activation, callables included).
+
+        Arguments:
+            params, state, x: as for :meth:`step` (``state = h_{t-1} (n,)``; ``x`` is unused,
+                the Jacobian does not depend on it).
+            rows, cols: static NumPy int arrays ``(K,)`` of flat state indices in ``[0, n)``.
+
+        Returns:
+            ``(K,)``: ``J^s[rows[k], cols[k]]``, equal to the same entries of the dense
+            Jacobian (``jax.jacfwd`` of the step's new state).
+
+        Cost: O(K + n) (one JVP of the activation, K gathers), within O(K + cost(step)).
+        """
+        del x
+        rows, cols = check_entry_indices(rows, cols, self.hidden_size)
+        act = resolve_activation(self.activation)
+        slope = jax.jvp(act, (state,), (jnp.ones_like(state),))[1]
+        rate = self.leak_rate(state.dtype)
+        leak = jnp.where(rows == cols, 1 - rate[rows], 0)
+        return leak + rate[rows] * params["W_rec"][rows, cols] * slope[cols]
 
 
 def _normalise_taus(taus: Any) -> tuple[tuple[int, float], ...]:

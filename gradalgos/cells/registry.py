@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from gradalgos.cells.base import AbstractCell
 from gradalgos.cells.ctrnn import CTRNN
+from gradalgos.cells.elementwise_lstm import ElementwiseLSTM
 from gradalgos.cells.elman import Elman
 from gradalgos.cells.function import FunctionCell
 from gradalgos.cells.gru import GRU
 from gradalgos.cells.indrnn import IndRNN
 from gradalgos.cells.irnn import IRNN
 from gradalgos.cells.jordan import Jordan
+from gradalgos.cells.lru import LRU
 from gradalgos.cells.lstm import LSTM
 from gradalgos.cells.second_order import SecondOrder
 from gradalgos.cells.stack import Stack
@@ -18,12 +20,14 @@ __all__ = ["CELLS", "get"]
 
 CELLS: dict[str, type[AbstractCell]] = {
     "ctrnn": CTRNN,
+    "elementwise_lstm": ElementwiseLSTM,
     "elman": Elman,
     "function": FunctionCell,
     "gru": GRU,
     "indrnn": IndRNN,
     "irnn": IRNN,
     "jordan": Jordan,
+    "lru": LRU,
     "lstm": LSTM,
     "second_order": SecondOrder,
     "stack": Stack,
