@@ -327,7 +327,7 @@ def check_key(algorithm: Any, cell: AbstractCell, key: Any) -> jax.Array | None:
         ValueError: ``key`` is ``None`` but ``algorithm`` samples noise.
         TypeError: ``key`` is not a PRNG key.
     """
-    name = type(algorithm).__name__
+    name = repr(algorithm)
     if key is None:
         if algorithm.needs_key:
             raise ValueError(

@@ -23,7 +23,7 @@ from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
 from gradalgos.cells.structure import readout_function
 
-__all__ = ["Credit", "StepPullback", "immediate_credit", "step_pullback"]
+__all__ = ["Credit", "StepPullback", "check_readout", "immediate_credit", "step_pullback"]
 
 
 class StepPullback(NamedTuple):
@@ -77,6 +77,15 @@ def immediate_credit(
     dy = mask * dy
     direct, q = pull(dy)
     return Credit(mask * value, direct, ravel_pytree(q)[0], dy)
+
+
+def check_readout(algorithm: object, cell: AbstractCell, params: Params, state: State) -> None:
+    """``ValueError`` naming ``algorithm`` and ``cell`` unless the cell's output is a function
+    of ``(θ, s_t, x_t)`` (the immediate credit q_t is then defined)."""
+    try:
+        readout_function(cell, params, state)
+    except ValueError as err:
+        raise ValueError(f"{type(algorithm).__name__} does not apply to this cell: {err}") from None
 
 
 def add(a: Params, b: Params) -> Params:

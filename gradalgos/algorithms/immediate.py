@@ -7,7 +7,7 @@ from typing import ClassVar, NamedTuple
 
 import jax
 
-from gradalgos.algorithms.credit import add, immediate_credit, step_pullback
+from gradalgos.algorithms.credit import add, check_readout, immediate_credit, step_pullback
 from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
@@ -45,6 +45,9 @@ class Immediate(AbstractOnlineAlgorithm):
         reference="Marschall et al. 2020",
     )
     carry_type: ClassVar[type] = ImmediateState
+
+    def check_supported(self, cell: AbstractCell, params: Params, state: State) -> None:
+        check_readout(self, cell, params, state)
 
     def initial_carry(
         self, cell: AbstractCell, params: Params, state: State, key: jax.Array | None

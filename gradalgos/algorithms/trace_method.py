@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import jax
 
+from gradalgos.algorithms.credit import check_readout
 from gradalgos.algorithms.feedback import random_feedback
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
@@ -43,10 +44,13 @@ class AbstractTraceAlgorithm(AbstractOnlineAlgorithm):
     def needs_key(self) -> bool:
         return self.random_feedback
 
+    def check_supported(self, cell: AbstractCell, params: Params, state: State) -> None:
+        check_readout(self, cell, params, state)
+        self.leak_rates(cell, state)
+
     def initial_carry(
         self, cell: AbstractCell, params: Params, state: State, key: jax.Array | None
     ) -> TraceState:
-        self.leak_rates(cell, state)  # a missing leak fails here, at init
         plan = trace_plan(cell_structure(cell, params, state), self.trace_order())
         feedback = random_feedback(cell, state, key) if self.random_feedback else None
         return TraceState(state, initial_traces(cell, params, state, plan), feedback)
