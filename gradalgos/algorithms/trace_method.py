@@ -12,7 +12,7 @@ from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.algorithms.traces import TraceState, initial_traces, trace_plan, trace_step
 from gradalgos.cells.base import AbstractCell, Params, State
-from gradalgos.cells.structure import cell_structure
+from gradalgos.cells.structure import cell_structure, readout_function
 
 __all__ = ["AbstractTraceAlgorithm"]
 
@@ -46,6 +46,12 @@ class AbstractTraceAlgorithm(AbstractOnlineAlgorithm):
 
     def check_supported(self, cell: AbstractCell, params: Params, state: State) -> None:
         check_readout(self, cell, params, state)
+        if self.random_feedback and not readout_function(cell, params, state).uses_params:
+            raise ValueError(
+                f"{self!r} does not apply to {type(cell).__name__}: random feedback stands in for "
+                "the transpose of a learned read-out, and this cell's output has no parameters "
+                "to align with it (its output is its state); use feedback='symmetric'"
+            )
         self.leak_rates(cell, state)
 
     def initial_carry(

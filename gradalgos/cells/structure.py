@@ -3,7 +3,8 @@
 The approximate online methods and the O(P) exact RTRL need to know, per (cell, shapes):
 
 - **touch**: which flat state entries k each scalar parameter θ_j changes in one step
-  (``J^θ[k, j] ≠ 0``), the pattern of SnAp-1 (Menick et al. 2021);
+  (``J^θ[k, j] ≠ 0``); the *units* (entries some parameter touches together, an LSTM's
+  ``(h_i, c_i)``) that touch reaches are the pattern of SnAp-1 (Menick et al. 2021);
 - the **pattern of J^s** = ∂s_t/∂s_{t-1} (S×S), whose reachability gives SnAp-n's masks and
   tells whether J^s is block-diagonal (then SnAp-∞ = exact RTRL at O(P) cost);
 - the **readout**: ``y_t`` as a function of ``(θ, s_t, x_t)``, so that the immediate credit
@@ -161,12 +162,14 @@ class CellStructure:
     leaf_sizes: tuple[int, ...]
 
     @functools.cached_property
-    def _successors(self) -> np.ndarray:
-        return self.state_pattern.T  # row k' → entries k with J^s[k, k'] ≠ 0
+    def units(self) -> np.ndarray:
+        """``(S,)`` the unit of each state entry: entries that a parameter touches together
+        (an LSTM's ``(h_i, c_i)``; a vanilla cell's units are single entries)."""
+        return _units(self.touch, self.state_size)
 
     def reach(self, order: int | None) -> SparsePattern:
-        """SnAp-``order``'s mask: the entries reachable from ``touch`` within ``order − 1``
-        further steps of J^s (``None``: any number of steps, the exact support of M)."""
+        """SnAp-``order``'s mask: the units a parameter touches in one step, grown by
+        ``order − 1`` further steps of J^s (``None``: any number, the exact support of M)."""
         return _reach(self, order)
 
     def block_diagonal(self, limit: int = 8) -> bool:
@@ -178,8 +181,7 @@ class CellStructure:
 
 @functools.lru_cache(maxsize=64)
 def _reach(structure: CellStructure, order: int | None) -> SparsePattern:
-    if order == 1:
-        return structure.touch
+    unit = structure.units
     adjacency = structure.state_pattern.astype(np.int64)
     cache: dict[tuple[int, ...], np.ndarray] = {}
     indptr, indices = [], []
@@ -188,20 +190,42 @@ def _reach(structure: CellStructure, order: int | None) -> SparsePattern:
         for j in range(len(ptr) - 1):
             start = tuple(idx[ptr[j] : ptr[j + 1]])
             if start not in cache:
-                cache[start] = _reachable(adjacency, start, order)
+                cache[start] = _reachable(adjacency, unit, start, order)
             sets.append(cache[start])
         indptr.append(np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64))
         indices.append(np.concatenate(sets).astype(np.int64) if sets else np.zeros(0, np.int64))
     return SparsePattern(tuple(indptr), tuple(indices))
 
 
-def _reachable(adjacency: np.ndarray, start: tuple[int, ...], order: int | None) -> np.ndarray:
-    """Sorted entries reachable from ``start`` in at most ``order − 1`` steps of J^s."""
-    reached = np.zeros(adjacency.shape[0], bool)
-    reached[list(start)] = True
+def _units(touch: SparsePattern, S: int) -> np.ndarray:
+    """``(S,)`` unit label of each state entry: entries that one parameter touches together
+    share a unit (connected components, union-find)."""
+    parent = np.arange(S)
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for ptr, idx in zip(touch.indptr, touch.indices, strict=True):
+        for j in range(len(ptr) - 1):
+            entries = idx[ptr[j] : ptr[j + 1]]
+            for k in entries[1:]:
+                parent[find(int(k))] = find(int(entries[0]))
+    return np.array([find(k) for k in range(S)])
+
+
+def _reachable(
+    adjacency: np.ndarray, unit: np.ndarray, start: tuple[int, ...], order: int | None
+) -> np.ndarray:
+    """Sorted entries of the units reachable from ``start``'s units in at most ``order − 1``
+    steps of J^s (``None``: any number)."""
+    reached = np.isin(unit, unit[list(start)])
     steps = adjacency.shape[0] if order is None else order - 1
     for _ in range(steps):
         grown = reached | (adjacency[:, reached].sum(axis=1) > 0)
+        grown = np.isin(unit, unit[grown])
         if (grown == reached).all():
             break
         reached = grown
@@ -281,6 +305,8 @@ def readout_function(
     cell: AbstractCell, params: Params, state: State
 ) -> Callable[[Params, State, jax.Array], jax.Array]:
     """``readout(params, s_t, x_t) -> y_t``, the part of ``cell.step`` after the new state.
+    Its attribute ``uses_params`` says whether any parameter enters it (a Jordan network's
+    output is its state: none does).
 
     Raises:
         ValueError: if ``y_t`` depends on ``s_{t-1}`` other than through ``s_t``.
@@ -343,4 +369,5 @@ def _readout(cell: AbstractCell, key: tuple[Any, ...]) -> Callable[..., jax.Arra
                 env[v] = val
         return env[y_var] if _is_var(y_var) else jnp.asarray(y_var.val)
 
+    readout.uses_params = bool(needed & set(jaxpr.invars[:n_p]))  # type: ignore[attr-defined]
     return readout
