@@ -20,9 +20,10 @@ class SnAp(AbstractTraceAlgorithm):
 
     (``q_t = ∂ℓ_t/∂s_t``; the published form, which differs from RTRL's λ·M̃_{t-1} form for
     a masked M̃). ``Mask_n[k, θ_j] = 1`` iff θ_j can change state entry k within n steps,
-    derived from the cell's step (:mod:`gradalgos.cells.structure`). SnAp-1 keeps the entries
-    a parameter touches in one step: one number per parameter for a vanilla cell (C = 2 for
-    an LSTM's (h, c)), needing only the matching entries of J^s. Biased; exact where J^s is
+    derived from the cell's step (:mod:`gradalgos.cells.structure`). SnAp-1 keeps the units a
+    parameter touches in one step (a unit: the state entries parameters touch together):
+    one number per parameter for a vanilla cell, C = 2 for an LSTM's (h_i, c_i), needing
+    only the matching entries of J^s. Biased; exact where J^s is
     diagonal (IndRNN, LRU, element-wise LSTM). SnAp-2 pays off on sparse recurrent weights
     (on a dense one it is RTRL).
 

@@ -206,6 +206,21 @@ def state_jacobian_values(
     return compressed[plan.cpr_colors[plan.pair_cols], plan.pair_rows]
 
 
+def _by_leading_index(
+    rows: np.ndarray, ids: np.ndarray, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``rows (C, size)`` and ``ids (size,)`` as ``(C, r)``, ``(r,)`` over the leaf's leading
+    axis when they depend on it alone (a weight row feeds one unit: Elman's ``W_rec[i, :]``),
+    so the update gathers r numbers and broadcasts them, not one per parameter; else
+    ``r = size``."""
+    C = rows.shape[0]
+    r = shape[0] if len(shape) else 1
+    rows3, ids2 = rows.reshape(C, r, -1), ids.reshape(r, -1)
+    if (rows3 == rows3[:, :, :1]).all() and (ids2 == ids2[:, :1]).all():
+        return rows3[:, :, 0], ids2[:, 0]
+    return rows, ids
+
+
 def trace_step(
     cell: AbstractCell,
     loss: Loss,
@@ -251,16 +266,21 @@ def trace_step(
             traces.append(None)
             grads.append(jnp.zeros_like(p))
             continue
-        e = e.reshape(plan.colors, -1)
+        C = plan.colors
+        rows, ids = _by_leading_index(rows, ids, p.shape)  # (C, r), (r,)
+        e = e.reshape(C, rows.shape[1], -1)
         if leak is None:
-            b = blocks[ids]  # (size, C, C)
-            carried = jnp.einsum("jab,bj->aj", b, e, precision=jax.lax.Precision.HIGHEST)
+            b = blocks[ids]  # (r, C, C)
+            if C == 1:
+                carried = b[None, :, 0, :] * e
+            else:
+                carried = jnp.einsum("rab,brk->ark", b, e, precision=jax.lax.Precision.HIGHEST)
         else:
             decay = jnp.concatenate([1 - leak, jnp.zeros((1,), leak.dtype)])[rows]
-            carried = decay * e
-        e = carried + jt.reshape(plan.colors, -1)
-        traces.append(e.reshape(plan.colors, *p.shape))
-        grads.append(jnp.sum(q_ext[rows] * e, axis=0).reshape(p.shape))
+            carried = decay[..., None] * e
+        e = carried + jt.reshape(e.shape)
+        traces.append(e.reshape(C, *p.shape))
+        grads.append(jnp.sum(q_ext[rows][..., None] * e, axis=0).reshape(p.shape))
     grads = add(credit.direct, jax.tree_util.tree_unflatten(treedef, grads))
     new = TraceState(step.state, jax.tree_util.tree_unflatten(treedef, traces), carry.feedback)
     return new, credit.value, grads
