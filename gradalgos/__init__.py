@@ -9,9 +9,11 @@
 from gradalgos import algorithms, cells, gradient_free, losses, tasks, training
 from gradalgos.algorithms import (
     BPTT,
+    KFRTRL,
     RFLO,
     RTRL,
     TBPTT,
+    UORO,
     AbstractAlgorithm,
     AbstractOnlineAlgorithm,
     CheckpointedBPTT,
@@ -28,9 +30,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BPTT",
+    "KFRTRL",
     "RFLO",
     "RTRL",
     "TBPTT",
+    "UORO",
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
     "CheckpointedBPTT",

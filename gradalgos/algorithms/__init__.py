@@ -9,6 +9,7 @@ from gradalgos.algorithms.eprop import EProp
 from gradalgos.algorithms.hybrid import Hybrid
 from gradalgos.algorithms.immediate import Immediate, ImmediateState
 from gradalgos.algorithms.info import AlgorithmInfo
+from gradalgos.algorithms.kfrtrl import KFRTRL, KFRTRLState
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.rflo import RFLO
 from gradalgos.algorithms.rtrl import RTRL
@@ -16,12 +17,15 @@ from gradalgos.algorithms.sensitivity import SensitivityState
 from gradalgos.algorithms.snap import SnAp
 from gradalgos.algorithms.tbptt import TBPTT
 from gradalgos.algorithms.traces import TraceState
+from gradalgos.algorithms.uoro import UORO, UOROState
 
 __all__ = [
     "BPTT",
+    "KFRTRL",
     "RFLO",
     "RTRL",
     "TBPTT",
+    "UORO",
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
     "AlgorithmInfo",
@@ -30,8 +34,10 @@ __all__ = [
     "Hybrid",
     "Immediate",
     "ImmediateState",
+    "KFRTRLState",
     "SensitivityState",
     "SnAp",
     "TraceState",
+    "UOROState",
     "registry",
 ]

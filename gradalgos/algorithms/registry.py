@@ -16,10 +16,12 @@ from gradalgos.algorithms.eprop import EProp
 from gradalgos.algorithms.hybrid import Hybrid
 from gradalgos.algorithms.immediate import Immediate
 from gradalgos.algorithms.info import AlgorithmInfo
+from gradalgos.algorithms.kfrtrl import KFRTRL
 from gradalgos.algorithms.rflo import RFLO
 from gradalgos.algorithms.rtrl import RTRL
 from gradalgos.algorithms.snap import SnAp
 from gradalgos.algorithms.tbptt import TBPTT
+from gradalgos.algorithms.uoro import UORO
 
 __all__ = ["ALGORITHMS", "get", "info", "make", "names"]
 
@@ -30,6 +32,8 @@ ALGORITHMS: tuple[type[AbstractAlgorithm], ...] = (
     TBPTT,
     RTRL,
     Hybrid,
+    UORO,
+    KFRTRL,
     SnAp,
     RFLO,
     EProp,
