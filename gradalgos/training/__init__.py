@@ -6,7 +6,8 @@
 ...                            learning_rate=1e-2, clip=1.0, key=jax.random.key(0))
 >>> result.history.eval_metric[-1]  # test MSE
 
-Online (one stream, never reset): :func:`train_online` with ``RTRL()``, ``Hybrid()`` or
+Online (one stream, never reset): :func:`train_online` with any online method (``RTRL()``,
+``Hybrid()``, ``SnAp(1)``, ``RFLO()``, …: ``algorithms.registry.names(online=True)``) or
 ``TBPTT(k)``. Command line: ``python -m gradalgos.training train|compare --help``.
 """
 
@@ -14,7 +15,7 @@ from gradalgos.training.common import TrainResult
 from gradalgos.training.evaluate import evaluate, predict
 from gradalgos.training.history import History
 from gradalgos.training.offline import train
-from gradalgos.training.online import block_length, train_online
+from gradalgos.training.online import block_length, online_names, train_online
 from gradalgos.training.optimizers import OPTIMIZERS, make_optimizer
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "block_length",
     "evaluate",
     "make_optimizer",
+    "online_names",
     "predict",
     "train",
     "train_online",

@@ -5,35 +5,48 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-from typing import Any
 
 import jax
 
-from gradalgos import algorithms, cells
+from gradalgos import cells
+from gradalgos.algorithms import registry
+from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.feedback import FEEDBACKS
+from gradalgos.algorithms.online import AbstractOnlineAlgorithm
+from gradalgos.cells.base import AbstractCell
+from gradalgos.tasks.base import AbstractTask
 from gradalgos.tasks.registry import TASKS, make_task
 from gradalgos.training.common import TrainResult
 from gradalgos.training.offline import train
-from gradalgos.training.online import train_online
+from gradalgos.training.online import online_names, train_online
 from gradalgos.training.optimizers import OPTIMIZERS
 
-__all__ = ["ALGORITHMS", "add_train_arguments", "make_algorithm", "run_train"]
+__all__ = [
+    "ALGORITHMS",
+    "add_train_arguments",
+    "check_train_arguments",
+    "make_algorithm",
+    "run_train",
+]
 
-ALGORITHMS = ("bptt", "checkpointed", "tbptt", "rtrl", "hybrid")
+#: Every registered algorithm name (:func:`gradalgos.algorithms.registry.names`).
+ALGORITHMS = registry.names()
 
 
-def make_algorithm(name: str, *, k: int = 10, block: int | None = None) -> Any:
-    """The algorithm called ``name`` (see ``ALGORITHMS``); ``k`` for TBPTT, ``block`` for the
-    Hybrid."""
-    table = {
-        "bptt": algorithms.BPTT,
-        "checkpointed": algorithms.CheckpointedBPTT,
-        "tbptt": lambda: algorithms.TBPTT(k),
-        "rtrl": algorithms.RTRL,
-        "hybrid": lambda: algorithms.Hybrid(block=block),
-    }
-    if name not in table:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {name!r}")
-    return table[name]()
+def make_algorithm(
+    name: str,
+    *,
+    k: int = 10,
+    block: int | None = None,
+    order: int | None = None,
+    leak: float | None = None,
+    feedback: str | None = None,
+) -> AbstractAlgorithm:
+    """The algorithm registered as ``name`` (see ``ALGORITHMS``) from the CLI's settings:
+    ``k`` for TBPTT (k1 = k), ``block`` for the Hybrid, ``order`` for SnAp, ``leak`` for
+    RFLO, ``feedback`` for RFLO and e-prop; each method takes the ones that are its fields
+    (:func:`registry.make`), None keeps its default."""
+    return registry.make(name, k1=k, block=block, order=order, leak=leak, feedback=feedback)
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,12 +54,16 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=int, help="sequence length T of the task (if it has one)")
     p.add_argument("--cell", default="lstm", help="a built-in cell name (elman, irnn, lstm, gru…)")
     p.add_argument("--hidden", type=int, default=16, help="hidden units n")
-    p.add_argument("--algorithm", default="bptt", help=f"one of {ALGORITHMS}")
+    p.add_argument("--algorithm", default="bptt", type=str.lower, choices=ALGORITHMS,
+                   metavar="ALGORITHM", help=f"one of {', '.join(ALGORITHMS)}")  # fmt: skip
     p.add_argument("--k", type=int, default=10, help="TBPTT truncation k")
     p.add_argument("--block", type=int, help="Hybrid block length h (default S)")
-    p.add_argument(
-        "--online", action="store_true", help="one stream, no resets (rtrl/hybrid/tbptt)"
-    )
+    p.add_argument("--order", type=int, help="SnAp order (default 1)")
+    p.add_argument("--leak", type=float, help="RFLO leak α in (0, 1] (default: the cell's)")
+    p.add_argument("--feedback", choices=FEEDBACKS,
+                   help="RFLO / e-prop learning signal (defaults: random / symmetric)")  # fmt: skip
+    p.add_argument("--online", action="store_true",
+                   help=f"one stream, no resets ({', '.join(online_names())})")  # fmt: skip
     p.add_argument("--optimizer", default="adam", help=f"one of {OPTIMIZERS}")
     p.add_argument("--lr", type=float, default=1e-2, help="learning rate")
     p.add_argument("--clip", type=float, help="clip the gradient's global norm (> 0)")
@@ -60,10 +77,42 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run_train(args: argparse.Namespace) -> TrainResult:
+def _algorithm(args: argparse.Namespace) -> AbstractAlgorithm:
+    return make_algorithm(
+        args.algorithm, k=args.k, block=args.block, order=args.order, leak=args.leak,
+        feedback=args.feedback,
+    )  # fmt: skip
+
+
+def check_train_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Turn a bad combination of options into a usage error (``parser.error``: a message and
+    exit status 2, no traceback): ``--online`` with a method that cannot train online,
+    algorithm settings its class rejects (``--order 0``, ``--leak 2``, ``--k 0``…), or an
+    online method whose maths does not apply to the cell (RFLO without ``--leak`` on a cell
+    with no leak of its own). Unknown task or cell names too."""
+    if args.online and args.algorithm not in online_names():
+        parser.error(
+            f"--algorithm {args.algorithm} cannot train online (it needs the whole sequence); "
+            f"--online takes one of {', '.join(online_names())}"
+        )
+    try:
+        algorithm = _algorithm(args)
+        _, cell = _task_and_cell(args)
+        if isinstance(algorithm, AbstractOnlineAlgorithm):
+            params = cell.init(jax.random.key(args.seed))
+            algorithm.check_supported(cell, params, cell.initial_state())
+    except (TypeError, ValueError) as e:
+        parser.error(str(e))
+
+
+def _task_and_cell(args: argparse.Namespace) -> tuple[AbstractTask, AbstractCell]:
     task = make_task(args.task, **({} if args.length is None else {"length": args.length}))
-    cell = cells.get(args.cell)(task.input_size, args.hidden, task.output_size)
-    algorithm = make_algorithm(args.algorithm, k=args.k, block=args.block)
+    return task, cells.get(args.cell)(task.input_size, args.hidden, task.output_size)
+
+
+def run_train(args: argparse.Namespace) -> TrainResult:
+    task, cell = _task_and_cell(args)
+    algorithm = _algorithm(args)
     common = dict(
         key=jax.random.key(args.seed), learning_rate=args.lr, clip=args.clip,
         max_time=args.max_time, stop_at=args.stop_at, progress=not args.quiet,

@@ -43,6 +43,12 @@ def _record(result: TrainResult, task: AbstractTask, settings: dict[str, Any]) -
             "final_metric": h.final_metric, "baseline": task.baseline}  # fmt: skip
 
 
+def _label(algorithm: Any) -> str:
+    """The display name of a run: the class's ``info.label``, with k for TBPTT(k)."""
+    label = type(algorithm).info.label
+    return f"{label}({algorithm.k1})" if isinstance(algorithm, algorithms.TBPTT) else label
+
+
 def _gradient_runs(task: AbstractTask, cell: Any, budget: float, key: jax.Array) -> dict:
     """Offline BPTT and TBPTT(k), online RTRL, Hybrid and TBPTT(k), each for ``budget`` s."""
     k = 5
@@ -50,16 +56,14 @@ def _gradient_runs(task: AbstractTask, cell: Any, budget: float, key: jax.Array)
     on = dict(optimizer="adam", learning_rate=3e-3, clip=1.0)
     common = dict(key=key, max_time=budget, progress=False, eval_batch_size=256)
     runs = {}
-    for label, alg in (("BPTT", algorithms.BPTT()), (f"TBPTT({k})", algorithms.TBPTT(k))):
+    for alg in (algorithms.BPTT(), algorithms.TBPTT(k)):
         r = train(task, cell, alg, steps=100_000, **off, **common)
-        runs[label] = _record(r, task, {"kind": "offline", "algorithm": repr(alg), **off})
-    for label, alg in (
-        ("RTRL online", algorithms.RTRL()),
-        ("Hybrid online", algorithms.Hybrid()),
-        (f"TBPTT({k}) online", algorithms.TBPTT(k)),
-    ):
+        runs[_label(alg)] = _record(r, task, {"kind": "offline", "algorithm": repr(alg), **off})
+    for alg in (algorithms.RTRL(), algorithms.Hybrid(), algorithms.TBPTT(k)):
         r = train_online(task, cell, alg, steps=1_000_000, log_every=2000, **on, **common)
-        runs[label] = _record(r, task, {"kind": "online", "algorithm": repr(alg), **on})
+        runs[f"{_label(alg)} online"] = _record(
+            r, task, {"kind": "online", "algorithm": repr(alg), **on}
+        )
     return runs
 
 
@@ -197,10 +201,12 @@ def exp_acceptance(budget: float, key: jax.Array) -> dict:
     task, cell = Adding(length=50), cells.LSTM(2, 16, 1)
     settings = dict(optimizer="adam", learning_rate=1e-2, clip=1.0, batch_size=32)
     runs = {}
-    for label, alg in (("BPTT", algorithms.BPTT()), ("RTRL", algorithms.RTRL())):
+    for alg in (algorithms.BPTT(), algorithms.RTRL()):
         r = train(task, cell, alg, steps=20_000, key=key, eval_every=50, eval_batch_size=512,
                   stop_at=0.01, max_time=900.0, progress=False, **settings)  # fmt: skip
-        runs[label] = _record(r, task, {"kind": "offline", "algorithm": repr(alg), **settings})
+        runs[_label(alg)] = _record(
+            r, task, {"kind": "offline", "algorithm": repr(alg), **settings}
+        )
     return {"task": repr(task), "cell": repr(cell), "metric": task.metric_name, "runs": runs}
 
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from gradalgos.algorithms.base import AbstractAlgorithm
+from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.cells.base import AbstractCell, Params, check_positive_int
 from gradalgos.tasks.base import AbstractTask
 from gradalgos.training.common import (
@@ -36,15 +37,19 @@ def make_update(
     batch, take its gradient with ``algorithm``, apply one optimiser step. Pure; jit it.
 
     The loss is the mean per scored step (the mask is divided by the mean number of scored
-    steps per sequence), so learning rates do not depend on T.
+    steps per sequence), so learning rates do not depend on T. A method that samples noise
+    (``needs_key``: UORO, random feedback, …) gets a key derived from the batch's ``key``, so
+    its noise (and a random feedback matrix) is drawn afresh for every update.
     """
+    needs_key = isinstance(algorithm, AbstractOnlineAlgorithm) and algorithm.needs_key
 
     def update(params: Params, opt_state: optax.OptState, key: jax.Array):
         xs, targets, mask = task.sample(key, batch_size, dtype)
         weights = mask / jnp.maximum(jnp.mean(jnp.sum(mask, axis=1)), 1)
         state0 = initial_states(cell, params, batch_size)
+        noise = {"key": jax.random.fold_in(key, 1)} if needs_key else {}
         value, grads, _ = algorithm.batched_value_and_grad(
-            cell, params, state0, xs, targets, weights, task.loss
+            cell, params, state0, xs, targets, weights, task.loss, **noise
         )
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, value, optax.tree.norm(grads)
@@ -80,7 +85,9 @@ def train(
     Arguments:
         task: a task or its name (``"adding"``, …; see :data:`gradalgos.tasks.TASKS`).
         cell: its ``input_size``/``output_size`` must match the task's.
-        algorithm: ``ga.BPTT()``, ``ga.TBPTT(k)``, ``ga.RTRL()``, ``ga.Hybrid()``, …
+        algorithm: any algorithm (:mod:`gradalgos.algorithms.registry`): ``ga.BPTT()``,
+            ``ga.TBPTT(k)``, ``ga.RTRL()``, ``ga.Hybrid()``, ``ga.SnAp(1)``, …; an online
+            method's step is scanned over each sequence with fixed weights.
         optimizer: ``"sgd"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"`` or an optax
             transformation. learning_rate: ≥ 0. clip: max global gradient norm (> 0) or None.
         steps: number of updates (≥ 1). batch_size: B ≥ 1.
@@ -112,6 +119,8 @@ def train(
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     k_data, k_test = jax.random.fold_in(key, 1), jax.random.fold_in(key, 2)
     check_batch(task, cell, params, task.sample(k_data, 1, dtype))
+    if isinstance(algorithm, AbstractOnlineAlgorithm):  # its own checks, before compiling
+        algorithm.check_supported(cell, params, cell.initial_state(dtype))
     test = task.test_sample(k_test, eval_batch_size, dtype)
 
     opt_state = tx.init(params)

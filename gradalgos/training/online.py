@@ -1,10 +1,20 @@
 """Online training on one long stream, never reset ("continually running networks").
 
-The weights change while the network runs: RTRL updates them after every step, the Hybrid
-after every block of h steps, TBPTT(k) after every k steps (back-propagating through that
-chunk only, the state entering it a constant). RTRL and the Hybrid carry the sensitivity
-M = ∂s/∂θ across updates, as in Williams & Zipser (1989): with a learning rate of 0 the
-per-block gradients sum to the exact gradient of the whole stream.
+The weights change while the network runs. Every online method of
+:mod:`gradalgos.algorithms.registry` (``registry.names(online=True)``: RTRL, the Hybrid,
+SnAp, RFLO, e-prop, the immediate method, …) trains through its own protocol: the trainer
+builds the method's carry once with ``init`` (a key derived from the trainer's key where
+the method samples noise) and advances it with ``update`` inside one compiled scan, applying
+the optimiser after every ``step``, i.e. after every time step for single-step methods
+(``single_step``) and after every block of ``block_length(cell)`` steps for block methods
+(the Hybrid, h steps). The carry (the state and whatever the method keeps: RTRL's and the
+Hybrid's sensitivity M = ∂s/∂θ, SnAp's, RFLO's and e-prop's traces, …) runs on across
+updates, as in Williams & Zipser (1989): with a learning rate of 0 the per-step gradients
+of an exact method sum to the exact gradient of the whole stream, those of an approximate
+one to what :func:`gradalgos.value_and_grad` returns for it.
+
+TBPTT(k), not an online method, is supported as well: it updates after every k steps,
+back-propagating through that chunk only (the state entering it a constant).
 """
 
 from __future__ import annotations
@@ -16,9 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gradalgos.algorithms import registry
 from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
-from gradalgos.algorithms.rtrl import RTRL
 from gradalgos.algorithms.tbptt import TBPTT
 from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
 from gradalgos.tasks.base import AbstractTask, Batch
@@ -26,13 +36,33 @@ from gradalgos.training.common import TrainResult, check_batch, check_setup, def
 from gradalgos.training.evaluate import evaluate
 from gradalgos.training.progress import Loop
 
-__all__ = ["block_length", "train_online"]
+__all__ = ["block_length", "online_names", "train_online"]
+
+#: What :func:`train_online` derives the method's key from (``fold_in(key, ·)``); 0, 1 and 2
+#: are the initial parameters, the stream and the test batch.
+_METHOD_KEY = 3
+
+
+def online_names() -> tuple[str, ...]:
+    """The registered names :func:`train_online` accepts: every online method, and TBPTT."""
+    return (*registry.names(online=True), TBPTT.info.name)
 
 
 def block_length(algorithm: AbstractAlgorithm, cell: AbstractCell) -> int:
-    """Steps between two weight updates: 1 (RTRL), h (Hybrid), k (TBPTT(k))."""
+    """Steps between two weight updates: the method's ``block_length(cell)`` (1 for the
+    single-step methods, h for the Hybrid), k for TBPTT(k).
+
+    Raises:
+        ValueError: ``algorithm`` cannot train online (listing those that can), or is
+            TBPTT(k1, k2) with k2 ≠ k1.
+    """
     if isinstance(algorithm, AbstractOnlineAlgorithm):
-        return algorithm.block_length(cell)
+        h = algorithm.block_length(cell)
+        if algorithm.single_step and h != 1:
+            raise ValueError(
+                f"{algorithm!r} is a single-step method but its block_length is {h}, not 1"
+            )
+        return h
     if isinstance(algorithm, TBPTT):
         if algorithm.window != algorithm.k1:
             raise ValueError(
@@ -41,16 +71,21 @@ def block_length(algorithm: AbstractAlgorithm, cell: AbstractCell) -> int:
             )
         return algorithm.k1
     raise ValueError(
-        f"algorithm {type(algorithm).__name__} cannot train online (it needs the whole "
-        "sequence); use RTRL(), Hybrid() or TBPTT(k)"
+        f"algorithm {algorithm!r} cannot train online (it needs the whole sequence); "
+        f"use an online method {registry.names(online=True)} or TBPTT(k)"
     )
 
 
-def _init_carry(algorithm: AbstractAlgorithm, cell: AbstractCell, params: Params) -> Any:
+def _init_carry(
+    algorithm: AbstractAlgorithm, cell: AbstractCell, params: Params, key: jax.Array
+) -> Any:
+    """The carry at t = 0: the method's own (from ``init``; a key derived from ``key`` where
+    it needs one), or TBPTT's bare state."""
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     state0 = cell.initial_state(dtype)
     if isinstance(algorithm, AbstractOnlineAlgorithm):
-        return algorithm.init(cell, params, state0)
+        method_key = jax.random.fold_in(key, _METHOD_KEY) if algorithm.needs_key else None
+        return algorithm.init(cell, params, state0, key=method_key)
     return state0
 
 
@@ -62,12 +97,12 @@ def _block_grad(
     carry: Any,
     block: Batch,
 ) -> tuple[Any, jax.Array, Params]:
-    """``(carry', Σ mask·ℓ over the block, its gradient)`` for one block ``(h, ·)``."""
+    """``(carry', Σ mask·ℓ over the block, its gradient)`` for one block ``(h, ·)`` (traced)."""
     xs, targets, mask = block
-    if isinstance(algorithm, RTRL):
-        return algorithm.step(cell, params, carry, xs[0], targets[0], loss=loss, mask=mask[0])
     if isinstance(algorithm, AbstractOnlineAlgorithm):
-        return algorithm.step(cell, params, carry, xs, targets, loss=loss, mask=mask)
+        if algorithm.single_step:  # h = 1: the block's one step
+            xs, targets, mask = xs[0], targets[0], mask[0]
+        return algorithm.update(cell, loss, params, carry, xs, targets, mask)
     state: State = jax.tree_util.tree_map(lambda s: s[None], carry)
     value, grads, state = algorithm.batched_value_and_grad(
         cell, params, state, xs[None], targets[None], mask[None], loss
@@ -82,7 +117,8 @@ def make_run(
     tx: optax.GradientTransformation,
 ):
     """``run(params, opt_state, carry, blocks) -> (params, opt_state, carry, losses, norms)``:
-    ``lax.scan`` over U blocks (leaves ``(U, h, ·)``), one optimiser step after each."""
+    ``lax.scan`` over U blocks (leaves ``(U, h, ·)``, a float mask), one optimiser step after
+    each."""
 
     def body(c, block):
         params, opt_state, carry = c
@@ -122,11 +158,14 @@ def train_online(
 
     The stream is cut into blocks of h = :func:`block_length` steps (a last partial block is
     dropped); after each block the optimiser applies that block's gradient (of Σ mask·ℓ over
-    the block, not normalised). The network state (and M for RTRL/Hybrid) is never reset.
+    the block, not normalised). The network state (and the method's carry: RTRL's M, SnAp's
+    traces, …) is never reset.
 
     Arguments:
-        algorithm: ``RTRL()`` (update every step), ``Hybrid(block=h)`` (every h steps) or
-            ``TBPTT(k)`` (every k steps; truncated, biased). Other algorithms raise ValueError.
+        algorithm: any online method (``registry.names(online=True)``: ``RTRL()`` and the
+            approximate ones update after every step, ``Hybrid(block=h)`` after every h
+            steps) or ``TBPTT(k)`` (every k steps; truncated, biased). Other algorithms
+            raise ValueError. A method that samples noise gets a key derived from ``key``.
         steps: length of the stream (time steps, ≥ h).
         log_every: time steps between two records (rounded up to whole blocks; default ≈
             ``steps / 20``); each record also evaluates on a fixed test batch of fresh
@@ -152,11 +191,12 @@ def train_online(
     per_record = -(-log_every // h)  # blocks between two records
     stream = task.stream(jax.random.fold_in(key, 1), n_blocks * h, dtype)
     check_batch(task, cell, params, stream)
+    stream = stream._replace(mask=jnp.asarray(stream.mask, dtype))  # update wants a float mask
     blocks = Batch(*(np.asarray(a).reshape((n_blocks, h, *a.shape[1:])) for a in stream))
     test = task.test_sample(jax.random.fold_in(key, 2), eval_batch_size, dtype)
 
     opt_state = tx.init(params)
-    carry = _init_carry(algorithm, cell, params)
+    carry = _init_carry(algorithm, cell, params, key)
     run = jax.jit(make_run(task, cell, algorithm, tx))
     compiled: dict[int, Any] = {}
 
