@@ -359,3 +359,19 @@ def test_a_carry_of_another_method_is_refused():
     symmetric = ga.EProp().init(cell, params, state0)
     with pytest.raises(ValueError, match=r"carry\.feedback must be"):
         ga.EProp(feedback="random").step(cell, params, symmetric, x, target)
+
+
+def test_random_feedback_is_one_matrix_for_the_whole_batch():
+    """value_and_grad with random feedback = the mean over sequences of init(key) + steps with
+    that same key: every sequence sees the feedback matrix init draws from ``key``."""
+    cell = ga.cells.Elman(M, N, O)
+    params, state0, xs, targets = make_data(cell, jax.random.key(14), batch=3, steps=T)
+    alg, key = ga.EProp(feedback="random"), jax.random.key(15)
+    _, batched, _ = ga.value_and_grad(alg, cell, params, state0, xs, targets, key=key)
+    total = jax.tree_util.tree_map(jnp.zeros_like, params)
+    for b in range(xs.shape[0]):
+        carry = alg.init(cell, params, state0[b], key=key)
+        for t in range(T):
+            carry, _, g = alg.step(cell, params, carry, xs[b, t], targets[b, t])
+            total = jax.tree_util.tree_map(lambda a, c: a + c / xs.shape[0], total, g)
+    assert max_rel_error(batched, total) <= 1e-12

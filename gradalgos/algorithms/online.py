@@ -50,6 +50,13 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         ``info.stochastic`` unless a setting removes the noise."""
         return self.info.stochastic
 
+    @property
+    def noise_per_step(self) -> bool:
+        """Whether the key feeds fresh noise into every step (UORO, KF-RTRL) rather than
+        only fixed quantities drawn at :meth:`init` (a random feedback matrix). Offline, the
+        former gets one key per sequence, the latter one key for the whole batch."""
+        return self.needs_key
+
     def block_length(self, cell: AbstractCell) -> int:
         """Steps advanced by one :meth:`step` (1 unless a block method)."""
         return 1
@@ -158,10 +165,16 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
         loss: Loss,
         key: jax.Array | None = None,
     ) -> tuple[jax.Array, Params, State]:
-        """The step scanned over each sequence with fixed weights (one key per sequence,
-        split from ``key``); the gradient is the batch mean of Σ_t g_t."""
+        """The step scanned over each sequence with fixed weights; the gradient is the batch
+        mean of Σ_t g_t. Keys: one per sequence (``jax.random.split(key, B)``) for methods with
+        :attr:`noise_per_step`, else ``key`` for every sequence (one feedback matrix)."""
         B = xs.shape[0]
-        keys = None if key is None else jax.random.split(key, B)
+        if key is None:
+            keys = None
+        elif self.noise_per_step:
+            keys = jax.random.split(key, B)
+        else:
+            keys = jnp.broadcast_to(key, (B,))
 
         def one(s0, k, x, t, m):
             return scan_steps(

@@ -44,6 +44,10 @@ class AbstractTraceAlgorithm(AbstractOnlineAlgorithm):
     def needs_key(self) -> bool:
         return self.random_feedback
 
+    @property
+    def noise_per_step(self) -> bool:
+        return False  # the key draws the feedback matrix once, at init
+
     def check_supported(self, cell: AbstractCell, params: Params, state: State) -> None:
         check_readout(self, cell, params, state)
         if self.random_feedback and not readout_function(cell, params, state).uses_params:

@@ -32,14 +32,16 @@ def make_update(
     tx: optax.GradientTransformation,
     batch_size: int,
     dtype: Any,
+    fixed_key: jax.Array | None = None,
 ):
     """``update(params, opt_state, key) -> (params, opt_state, loss, grad_norm)``: sample a
     batch, take its gradient with ``algorithm``, apply one optimiser step. Pure; jit it.
 
     The loss is the mean per scored step (the mask is divided by the mean number of scored
     steps per sequence), so learning rates do not depend on T. A method that samples noise
-    (``needs_key``: UORO, random feedback, …) gets a key derived from the batch's ``key``, so
-    its noise (and a random feedback matrix) is drawn afresh for every update.
+    at every step (UORO, KF-RTRL) gets a key derived from the batch's ``key``, fresh for every
+    update; one whose key only draws fixed quantities (a random feedback matrix) gets
+    ``fixed_key`` every update, so its feedback stays the same through training.
     """
     needs_key = isinstance(algorithm, AbstractOnlineAlgorithm) and algorithm.needs_key
 
@@ -47,7 +49,8 @@ def make_update(
         xs, targets, mask = task.sample(key, batch_size, dtype)
         weights = mask / jnp.maximum(jnp.mean(jnp.sum(mask, axis=1)), 1)
         state0 = initial_states(cell, params, batch_size)
-        noise = {"key": jax.random.fold_in(key, 1)} if needs_key else {}
+        fresh = algorithm.noise_per_step or fixed_key is None
+        noise = {"key": jax.random.fold_in(key, 1) if fresh else fixed_key} if needs_key else {}
         value, grads, _ = algorithm.batched_value_and_grad(
             cell, params, state0, xs, targets, weights, task.loss, **noise
         )
@@ -124,7 +127,7 @@ def train(
     test = task.test_sample(k_test, eval_batch_size, dtype)
 
     opt_state = tx.init(params)
-    update = make_update(task, cell, algorithm, tx, batch_size, dtype)
+    update = make_update(task, cell, algorithm, tx, batch_size, dtype, jax.random.fold_in(key, 3))
     update = jax.jit(update).lower(params, opt_state, k_data).compile()
 
     def run_eval() -> tuple[float, float]:
