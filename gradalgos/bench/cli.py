@@ -65,7 +65,8 @@ def parser() -> argparse.ArgumentParser:
         "--algorithms",
         nargs="+",
         choices=(*ALGORITHMS, "jax-scan"),
-        help="algorithms to run (default: all, and the jax-scan baseline)",
+        help="algorithms to run (default: every algorithm of gradalgos.algorithms.registry, and "
+        "the jax-scan baseline)",
     )
     p.add_argument(
         "--cells",
@@ -76,7 +77,9 @@ def parser() -> argparse.ArgumentParser:
             "(gradalgos.bench.case.make_cell)"
         ),
     )
-    p.add_argument("--n", nargs="+", type=_positive(int), help="hidden sizes of the n sweeps")
+    p.add_argument(
+        "--n", nargs="+", type=_positive(int), help="hidden sizes of the n and online-step sweeps"
+    )
     p.add_argument("--T", nargs="+", type=_positive(int), help="sequence lengths of the T sweep")
     p.add_argument("--batch", nargs="+", type=_positive(int), help="batch sizes of the batch sweep")
     p.add_argument(
@@ -117,7 +120,8 @@ def parser() -> argparse.ArgumentParser:
         choices=SWEEPS,
         default=list(SWEEPS),
         help="sweeps to run (default: all; n-1cpu repeats RTRL's and the hybrid's n sweep "
-        "with the worker pinned to one CPU, on a CPU only)",
+        "with the worker pinned to one CPU, on a CPU only; online-step times one step of every "
+        "online method beside BPTT's step)",
     )
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
     p.add_argument(

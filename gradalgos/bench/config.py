@@ -19,11 +19,14 @@ class BenchConfig:
 
     Attributes:
         sweep: the sweep it belongs to (``"n"``, ``"T"``, ``"tbptt-k"``, ``"hybrid-h"``,
-            ``"batch"``, ``"agreement"``); figures select rows by sweep.
-        algorithm: ``"bptt"``, ``"checkpointed"``, ``"tbptt"``, ``"rtrl"``, ``"hybrid"``, or a
-            baseline ``"jax-scan"`` (hand-written ``jax.grad`` through ``lax.scan``), ``"torch"``.
-        settings: the algorithm's settings as sorted ``(name, value)`` pairs, e.g.
-            ``(("k1", 16),)``; a value ``"n"`` for the hybrid's block means h = S.
+            ``"batch"``, ``"agreement"``, ``"online-step"``, …: ``sweeps.SWEEPS``); figures
+            select rows by sweep.
+        algorithm: a name of :mod:`gradalgos.algorithms.registry` (``"bptt"``, ``"rtrl"``,
+            ``"snap"``, …), or a baseline ``"jax-scan"`` (hand-written ``jax.grad`` through
+            ``lax.scan``), ``"torch"``.
+        settings: the algorithm's settings (``registry.make``'s keywords) as sorted
+            ``(name, value)`` pairs, e.g. ``(("k1", 16),)``; a value ``"n"`` for the hybrid's
+            block means h = S.
         cell: registered cell name (``gradalgos.cells.registry``), e.g. ``"elman"``.
         n: hidden units; T: sequence length; batch: sequences per batch B.
         dtype: ``"float32"`` or ``"float64"``; device: ``"cpu"`` or ``"gpu"``.

@@ -19,7 +19,7 @@ from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
 
-__all__ = ["measure"]
+__all__ = ["measure", "process_fields"]
 
 
 def _function(config: BenchConfig, case: Case) -> Callable[..., Any]:
@@ -55,6 +55,18 @@ def _reference(config: BenchConfig) -> tuple[float, list[np.ndarray]]:
     return agreement.reference(_case(config))
 
 
+def process_fields(rss_start: int | None, device_before: Any) -> dict[str, int | None]:
+    """``rss_start_bytes``, ``rss_peak_bytes`` and ``gpu_peak_bytes`` of a config, from the
+    RSS and device memory recorded when it started."""
+    return {
+        "rss_start_bytes": rss_start,
+        "rss_peak_bytes": process_memory.peak_rss(),
+        "gpu_peak_bytes": process_memory.attributable_peak(
+            device_before, process_memory.device_memory()
+        ),
+    }
+
+
 def measure(config: BenchConfig) -> dict[str, Any]:
     """Run one config on the default device and return its measured fields.
 
@@ -69,6 +81,10 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         from gradalgos.bench.baseline_torch import measure_torch
 
         return measure_torch(config)
+    if config.sweep == "online-step":
+        from gradalgos.bench.step_cost import measure_step
+
+        return measure_step(config)
     rss_start = process_memory.reset_peak()
     device_before = process_memory.device_memory()
     case = _case(_problem(config))
@@ -92,10 +108,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         if row["flops_per_step"] and on_cpu
         else None
     )
-    row["rss_start_bytes"], row["rss_peak_bytes"] = rss_start, process_memory.peak_rss()
-    row["gpu_peak_bytes"] = process_memory.attributable_peak(
-        device_before, process_memory.device_memory()
-    )
+    row.update(process_fields(rss_start, device_before))
     value, grads = timed["output"][0], timed["output"][1]
     ref_value, ref_grads = _reference(_problem(config))
     row["loss"], row["ref_loss"] = float(value), ref_value

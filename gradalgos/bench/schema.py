@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["COMMON_FIELDS", "MEASURED_FIELDS"]
+__all__ = ["COMMON_FIELDS", "MEASURED_FIELDS", "STEP_FIELDS"]
 
 #: Fields of every row, failed or not.
 COMMON_FIELDS: dict[str, str] = {
@@ -11,8 +11,10 @@ COMMON_FIELDS: dict[str, str] = {
     "status": '"ok" or "failed"',
     "reason": "why a failed config failed (exception, time limit, crash); null when ok",
     "sweep": "which sweep the config belongs to",
-    "algorithm": "bptt, checkpointed, tbptt, rtrl, hybrid, jax-scan or torch",
-    "settings": "the algorithm's settings, e.g. {k1: 16} or {block: 8}",
+    "algorithm": "a name of gradalgos.algorithms.registry (bptt, rtrl, snap, ...) or a "
+    "baseline: jax-scan, torch",
+    "settings": "the algorithm's settings as given to registry.make, e.g. {k1: 16} or "
+    "{block: 8}; absent ones take the class's defaults (online-step rows: algorithm_settings)",
     "label": "human-readable config name",
     "cell": "registered cell name",
     "n": "hidden units",
@@ -89,4 +91,32 @@ MEASURED_FIELDS: dict[str, str] = {
     "rel_err": "‖g − g_ref‖ / ‖g_ref‖ against float64 BPTT on the same values",
     "cosine": "cosine similarity of g and g_ref",
     "max_abs_err": "max |g − g_ref|",
+}
+
+#: Further fields of a successful row of the ``online-step`` sweep. There ``compile_s``,
+#: ``times_s``, ``time_median_s``, ``time_min_s``, ``mem_*`` and ``xla_flops`` are those of one
+#: call of the method's ``update``, ``time_per_step_s`` and ``flops_per_step`` that call's /
+#: ``steps_per_call``, and ``ref_loss``, ``rel_err``, ``cosine``, ``max_abs_err`` are null (no
+#: gradient is compared).
+STEP_FIELDS: dict[str, str] = {
+    "steps_per_call": "time steps one call advances: 1, or a block method's h (the hybrid's)",
+    "step_has_loop": "whether the compiled step holds a loop over floating-point values (its "
+    "body counted once by cost_analysis: flops_per_step is then null); integer-only loops, "
+    "JAX's threefry PRNG on a CPU, do not count",
+    "carry_bytes": "bytes of the method's carry (the cell state and the method's own fields)",
+    "carry_type": "the carry's type, e.g. TraceState where RTRL takes its element-wise path",
+    "algorithm_settings": "every setting of the measured instance (its dataclass fields), "
+    "defaults included",
+    "keyed": "whether init was given a PRNG key (the method's needs_key)",
+    "bptt_T": "sequence length of the BPTT call that gives BPTT's cost per step",
+    "bptt_compile_s": "compile time of that BPTT call [s]",
+    "bptt_time_per_step_s": "BPTT's median call time / bptt_T [s], same cell, n, dtype and "
+    "worker process (measured once per point)",
+    "bptt_flops_per_step": "BPTT's XLA FLOPs per step (its forward and backward loop bodies, "
+    "each counted once by cost_analysis, run bptt_T times)",
+    "bptt_mem_temp_size_in_bytes": "XLA temp bytes of that BPTT call",
+    "time_ratio_bptt": "time_per_step_s / bptt_time_per_step_s",
+    "scan_time_per_step_s": "the offline value_and_grad (steps scanned in one call) / T",
+    "scan_ratio_bptt": "scan_time_per_step_s / bptt_time_per_step_s (one launch each)",
+    "flops_ratio_bptt": "flops_per_step / bptt_flops_per_step (null without flops_per_step)",
 }

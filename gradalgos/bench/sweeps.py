@@ -35,22 +35,37 @@ Sweeps (the ``sweep`` field of every row):
 - ``tbptt-k``: TBPTT(k, k) bias and cost vs k.
 - ``hybrid-h``: hybrid cost and memory vs block length h (h ≤ T/8).
 - ``batch``: BPTT vs RTRL cost vs batch size.
-- ``agreement``: every algorithm × cell, float32 and float64, against the float64 reference
-  (the torch baseline only on the cells torch.nn has: elman, lstm, gru).
+- ``agreement``: every algorithm of the whole-sequence sweeps (``specs.whole_sequence``: the
+  offline and the exact online ones) × cell, float32 and float64, against the float64
+  reference (the torch baseline only on the cells torch.nn has: elman, lstm, gru).
+- ``online-step``: the cost of ONE online step of every online method of the registry
+  (:func:`gradalgos.algorithms.registry.names` with ``online=True``; settings
+  :data:`ONLINE_SETTINGS`, a fixed key where one is needed) on Elman, B = 1: its pure
+  ``update`` jitted with the carry donated (time, XLA FLOPs and memory of that one step, and
+  the carry's bytes), beside BPTT's cost per step on the same cell (T = ``online_T``) measured
+  in the same worker; plus RTRL on IndRNN and LRU (:data:`ELEMENTWISE_CELLS`), where it takes
+  its exact O(P) element-wise path. Methods whose carry is O(n³) (the registry's
+  ``memory_exponent`` ≥ 3: dense RTRL, the hybrid; their n sweep above measures them) stop at
+  ``online_n_max_cubic``. Measured after the n sweep, so that it changes nothing of the
+  allocator history the earlier sweeps' timings depend on, and before ``n-1cpu``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
+from gradalgos.algorithms import registry
 from gradalgos.bench.baseline_torch import TORCH_CELLS
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.specs import ALGORITHMS
+from gradalgos.bench.specs import BASELINES, whole_sequence
 
 __all__ = [
+    "ELEMENTWISE_CELLS",
     "GPU_EXTRA_N",
     "HYBRID_BLOCKS",
+    "ONLINE_SETTINGS",
     "SIZES",
     "SWEEPS",
     "Sizes",
@@ -61,7 +76,24 @@ __all__ = [
 #: The hybrid's n sweep runs T = HYBRID_BLOCKS · n steps with h = n (RTRL's: T = T_rtrl = 2).
 HYBRID_BLOCKS = 2
 
-SWEEPS: tuple[str, ...] = ("n", "n-1cpu", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
+SWEEPS: tuple[str, ...] = (
+    "n",
+    "n-1cpu",
+    "T",
+    "tbptt-k",
+    "hybrid-h",
+    "batch",
+    "agreement",
+    "online-step",
+)
+
+#: Settings of the online-step sweep where a method's defaults do not run on Elman (RFLO takes
+#: the cell's own leak by default, and Elman has none); other methods run with their defaults.
+#: Listed in full, so that the rows say what was measured.
+ONLINE_SETTINGS: dict[str, dict[str, Any]] = {"rflo": {"leak": 0.5, "feedback": "random"}}
+#: Cells with a diagonal state Jacobian on which the online-step sweep times RTRL's exact
+#: element-wise path, O(P) per step (two of ``gradalgos.plots.theory.ELEMENTWISE_CELLS``).
+ELEMENTWISE_CELLS: tuple[str, ...] = ("indrnn", "lru")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +127,11 @@ class Sizes:
     n_max_variants: int | None = None
     #: Hidden sizes of the one-CPU sweep (RTRL and the hybrid).
     n_one_cpu: tuple[int, ...] = ()
+    #: Hidden sizes of the online-step sweep, BPTT's T there, and the largest n of the methods
+    #: whose carry is O(n³).
+    n_online: tuple[int, ...] = ()
+    online_T: int = 64
+    online_n_max_cubic: int = 128
 
 
 _P2 = tuple(2**i for i in range(13))  # 1 … 4096
@@ -124,6 +161,8 @@ SIZES: dict[str, Sizes] = {
         agreement_dtypes=("float64",),
         tbptt_k=4,
         n_one_cpu=(8,),
+        n_online=(8, 16),
+        online_T=16,
     ),
     "default": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384),
@@ -148,6 +187,7 @@ SIZES: dict[str, Sizes] = {
         agreement_T=64,
         n_max_variants=8192,  # n = 16384 costs them ~90 s of the 10-minute budget
         n_one_cpu=(128, 192, 256, 512),  # ~110 s on a 2-core CPU
+        n_online=(32, 64, 128, 256),
     ),
     "full": Sizes(
         n_bptt=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 23170),
@@ -182,6 +222,8 @@ SIZES: dict[str, Sizes] = {
         agreement_n=16,
         agreement_T=64,
         n_one_cpu=(64, 96, 128, 192, 256, 384, 512, 768),
+        n_online=(16, 32, 64, 128, 256, 512),
+        online_n_max_cubic=256,
     ),
 }
 
@@ -204,7 +246,9 @@ class SweepOptions:
 
     mode: str = "default"
     sweeps: tuple[str, ...] = SWEEPS
-    algorithms: tuple[str, ...] = (*ALGORITHMS, "jax-scan")
+    #: ``None``: every algorithm of the registry (as it is when the configs are built) and
+    #: the jax-scan baseline.
+    algorithms: tuple[str, ...] | None = None
     cells: tuple[str, ...] | None = None
     n: tuple[int, ...] | None = None
     T: tuple[int, ...] | None = None
@@ -219,7 +263,15 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
     """Every config of the selected sweeps, in run order (cheap sweeps first)."""
     z = SIZES[opts.mode]
     if opts.n is not None:
-        z = dataclasses.replace(z, n_bptt=opts.n, n_rtrl=opts.n, n_hybrid=opts.n, n_one_cpu=opts.n)
+        z = dataclasses.replace(
+            z,
+            n_bptt=opts.n,
+            n_rtrl=opts.n,
+            n_hybrid=opts.n,
+            n_one_cpu=opts.n,
+            n_online=opts.n,
+            online_n_max_cubic=max(opts.n),
+        )
     elif opts.device == "gpu" and opts.mode != "quick":
         z = dataclasses.replace(
             z,
@@ -234,7 +286,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         z = dataclasses.replace(z, batch_values=opts.batch)
     cells = opts.cells or ("elman",)
     dtype = opts.dtype or "float32"
-    algs = opts.algorithms
+    algs = (*registry.names(), "jax-scan") if opts.algorithms is None else opts.algorithms
     out: list[BenchConfig] = []
 
     def add(
@@ -246,7 +298,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         dt: str = dtype,
         cell_list: Sequence[str] = cells,
         cpus: int | None = None,
-        **settings: int,
+        **settings: Any,
     ) -> None:
         if alg not in algs:
             return
@@ -276,7 +328,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         # Cell by cell, so that the algorithms of one cell share its cached case and reference.
         for dt in (opts.dtype,) if opts.dtype else z.agreement_dtypes:
             for cell in opts.cells or z.agreement_cells:
-                for alg in algs:
+                for alg in (a for a in algs if a in BASELINES or whole_sequence(a)):
                     settings = {"k1": k} if alg == "tbptt" else {}
                     add("agreement", alg, z.agreement_n, z.agreement_T, 2, dt, (cell,), **settings)
     if "tbptt-k" in opts.sweeps:
@@ -313,8 +365,27 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
             add("n", "rtrl", n, z.T_rtrl)
         for n in z.n_hybrid:
             add("n", "hybrid", n, HYBRID_BLOCKS * n)
+    if "online-step" in opts.sweeps:
+        _online_step(z, cells, add)
     if "n-1cpu" in opts.sweeps and opts.device == "cpu":
         for n in z.n_one_cpu:
             add("n-1cpu", "rtrl", n, z.T_rtrl, cpus=1)
             add("n-1cpu", "hybrid", n, HYBRID_BLOCKS * n, cpus=1)
     return out
+
+
+def _online_step(z: Sizes, cells: Sequence[str], add: Any) -> None:
+    """The online-step sweep's configs, one (cell, n) point after another (the worker measures
+    BPTT's step once per point): every online method of the registry on ``cells``, then RTRL on
+    :data:`ELEMENTWISE_CELLS`."""
+    online = registry.names(online=True)
+    for cell in cells:
+        for n in z.n_online:
+            for alg in online:
+                cubic = (registry.info(alg).memory_exponent or 0) >= 3
+                if not cubic or n <= z.online_n_max_cubic:
+                    settings = ONLINE_SETTINGS.get(alg, {})
+                    add("online-step", alg, n, z.online_T, 1, cell_list=(cell,), **settings)
+    for cell in ELEMENTWISE_CELLS:
+        for n in z.n_online:
+            add("online-step", "rtrl", n, z.online_T, 1, cell_list=(cell,))

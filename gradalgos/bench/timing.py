@@ -115,7 +115,12 @@ def time_calls(
 
 
 def time_compiled(
-    fn: Callable[..., Any], args: Sequence[Any], repeats: int, min_total_s: float = MIN_TOTAL_S
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    repeats: int,
+    min_total_s: float = MIN_TOTAL_S,
+    *,
+    carry_arg: int | None = None,
 ) -> Timed:
     """``jax.jit(fn)``: lower and compile once (timed apart), then :func:`time_calls`, each
     call ended by ``block_until_ready``.
@@ -125,15 +130,27 @@ def time_compiled(
         args: its arguments (arrays on the target device).
         repeats: minimum number of timed calls (≥ 1).
         min_total_s: time budget that more calls of a fast function may fill.
+        carry_arg: the position of an argument that ``fn`` returns updated as its first
+            output (an online method's carry): it is donated, and each call is passed the
+            previous call's (the donated one is invalid after the call).
 
     Returns:
         A :class:`Timed` with median and minimum wall time over the repeats, and the
         process's page faults and CPU time per timed call (:func:`cpu_counters`).
     """
     t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args).compile()
+    donate = () if carry_arg is None else (carry_arg,)
+    compiled = jax.jit(fn, donate_argnums=donate).lower(*args).compile()
     compile_s = time.perf_counter() - t0
-    timed = time_calls(lambda: jax.block_until_ready(compiled(*args)), repeats, min_total_s)
+    current = list(args)
+
+    def call() -> Any:
+        out = jax.block_until_ready(compiled(*current))
+        if carry_arg is not None:
+            current[carry_arg] = out[0]
+        return out
+
+    timed = time_calls(call, repeats, min_total_s)
     return Timed(compile_s=compile_s, **timed, compiled=compiled)
 
 

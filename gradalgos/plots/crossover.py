@@ -115,6 +115,11 @@ def _time_ratios(rows: Sequence[Row], every: Sequence[Row] | None) -> tuple:
     return n, median, [len(r) for r in ratios.values()]
 
 
+def _line(alg: str) -> dict[str, str]:
+    """The algorithm's marker, colour and display name, as ``plot`` keywords."""
+    return {"marker": style.marker(alg), "color": style.color(alg), "label": style.NAMES[alg]}
+
+
 def figure_crossover(
     rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
 ) -> Crossovers:
@@ -160,8 +165,8 @@ def figure_crossover(
         result["bptt_exceeds_rtrl_T"] = crossing(T_cmp, mr_cmp, mb_cmp)
         extended = True
     if len(xr) or len(xh):
-        ax_n.plot(xr, yr, "D-", color=style.color("rtrl"), label="RTRL")
-        ax_n.plot(xh, yh, "v-", color=style.color("hybrid"), label="hybrid (h = S)")
+        ax_n.plot(xr, yr, "-", **_line("rtrl"))
+        ax_n.plot(xh, yh, "-", **_line("hybrid"))
         _mark(
             ax_n,
             result["hybrid_beats_rtrl_n"],
@@ -174,8 +179,8 @@ def figure_crossover(
     ax_n.set_ylabel("median wall time per step [s]")
     last_two = f"T = {xm[-2]:g}, {xm[-1]:g}" if len(xm) >= 2 else ""
     if len(xb) and len(xm):
-        ax_T.plot(xb, yb, "o-", color=style.color("bptt"), label="BPTT")
-        ax_T.plot(xm, ym, "D-", color=style.color("rtrl"), label="RTRL")
+        ax_T.plot(xb, yb, "-", **_line("bptt"))
+        ax_T.plot(xm, ym, "-", **_line("rtrl"))
         if extended:
             grid = np.geomspace(xm[-1], xb[-1], 50)
             line = _linear_extension(xm, ym, grid)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradalgos.plots import style
+from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.markdown import fmt, table
 from gradalgos.plots.results import Row, select
@@ -54,10 +54,10 @@ def _cpu_rows(rows: Sequence[Row]) -> list[Row]:
 #: Time per step, and user / system CPU time per step, as the fits below read them.
 _WALL, _USER, _SYS = "time_per_step_s", "cpu_user_per_step_s", "cpu_sys_per_step_s"
 
-#: Exponents vs n per step: operation count, and scratch memory per step (BPTT at fixed T:
-#: O(n²) per call; RTRL: S·P per propagating step; hybrid with h = S: S·P + h·S² per block of
-#: h steps, so n² per step).
-_THEORY = {"bptt": (2, 2), "rtrl": (4, 3), "hybrid": (3, 2)}
+#: Exponents vs n of the scratch memory per step (BPTT at fixed T: O(n²) per call; RTRL: S·P
+#: per propagating step; hybrid with h = S: S·P + h·S² per block of h steps, so n² per step);
+#: the operation count's is the registry's (:data:`~gradalgos.plots.theory.TIME_VS_N`).
+_SCRATCH_PER_STEP = {"bptt": 2, "rtrl": 3, "hybrid": 2}
 
 _PAGE = 4096
 
@@ -150,7 +150,7 @@ def _exponent_rows(fits: dict[str, dict[str, LogLogFit | None]]) -> list:
     out = []
     for alg, f in fits.items():
         wall = f["wall"]
-        ops, scratch = _THEORY[alg]
+        ops, scratch = theory.TIME_VS_N[alg], _SCRATCH_PER_STEP[alg]
         out.append(
             (
                 NAMES.get(alg, alg),

@@ -11,6 +11,8 @@ from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
+from gradalgos.plots.online_step import FIGURE as ONLINE_STEP_FIGURE
+from gradalgos.plots.online_step import figure_online_step, online_step_section
 from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
 from gradalgos.plots.parallel import figure_parallel, parallel_section
 from gradalgos.plots.rate import figure_rate_vs_n
@@ -35,6 +37,7 @@ FIGURES: dict[str, str] = {
     "batch.png": "Batch-size effect, BPTT vs RTRL",
     "page_faults.png": "Page faults on fresh scratch memory: system share of CPU time, "
     "faulted share of the scratch",
+    ONLINE_STEP_FIGURE: "Online methods: XLA FLOPs and time of one step vs n, BPTT's step beside",
 }
 
 #: The figures of :data:`FIGURES` that only a CPU's rows can fill (the one-CPU sweep, host page
@@ -316,6 +319,7 @@ def make_report(
     figure_batch(rows, out)
     if "page_faults.png" in figures:
         figure_page_faults(rows, out)
+    figure_online_step(rows, out)
     failed = len(all_rows) - len(rows)
     parts = [
         _header(every, version, results),
@@ -334,6 +338,8 @@ def make_report(
         parallel_section(parallel, every),
         "## Page faults and CPU time (CPU)\n",
         page_fault_section(rows),
+        "## Online methods: cost per step\n",
+        online_step_section(rows),
         "## Figures\n",
         *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in figures.items()),
         "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",

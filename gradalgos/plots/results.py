@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BASELINES",
     "MACHINE_FIELDS",
     "Row",
     "comparable",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
+
+#: The ``algorithm`` of rows that time a baseline, not a gradalgos algorithm: hand-written
+#: ``jax.grad`` over ``lax.scan``, and PyTorch autograd.
+BASELINES: tuple[str, ...] = ("jax-scan", "torch")
 
 
 def load_rows(path: str | Path) -> list[Row]:

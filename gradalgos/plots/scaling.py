@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from gradalgos.algorithms import registry
 from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import BASELINES, Row, select
 
 __all__ = [
     "ScalingFits",
@@ -24,7 +25,8 @@ __all__ = [
 #: ``{algorithm: fit or None}`` for one figure.
 ScalingFits = dict[str, LogLogFit | None]
 
-_ORDER = ("bptt", "checkpointed", "tbptt", "jax-scan", "torch", "rtrl", "hybrid")
+#: Legend order: the offline algorithms, the baselines, then the online ones (registry order).
+_ORDER = (*registry.names(online=False), *BASELINES, *registry.names(online=True))
 
 
 def main_cell(rows: Sequence[Row]) -> list[Row]:

@@ -1,4 +1,5 @@
-"""Shared look of the figures: one colour and marker per algorithm, labels, saving."""
+"""Shared look of the figures: one colour and marker per algorithm (by its position in
+:mod:`gradalgos.algorithms.registry`), labels (the registry's), saving."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gradalgos.algorithms import registry
 from gradalgos.plots.results import Row
 
 __all__ = [
+    "BASELINE_NAMES",
+    "MARKERS",
     "NAMES",
+    "PALETTE",
     "color",
+    "label",
     "marker",
     "no_data",
     "note",
@@ -26,36 +32,64 @@ __all__ = [
     "subplots",
 ]
 
-#: Display names.
-NAMES: dict[str, str] = {
-    "bptt": "BPTT",
-    "checkpointed": "checkpointed BPTT",
-    "tbptt": "TBPTT",
-    "rtrl": "RTRL",
-    "hybrid": "hybrid (h = S)",
+#: Display names of the :data:`~gradalgos.plots.results.BASELINES` (the algorithms' own come
+#: from the registry).
+BASELINE_NAMES: dict[str, str] = {
     "jax-scan": "jax.grad(scan) baseline",
     "torch": "PyTorch autograd",
 }
-_COLORS = {
-    "bptt": "C0",
-    "checkpointed": "C1",
-    "tbptt": "C2",
-    "rtrl": "C3",
-    "hybrid": "C4",
-    "jax-scan": "C7",
-    "torch": "C5",
+#: Display names: every registered algorithm's label (``AlgorithmInfo.label``), then the
+#: baselines.
+NAMES: dict[str, str] = {
+    **{name: registry.info(name).label for name in registry.names()},
+    **BASELINE_NAMES,
 }
-_MARKERS = {"bptt": "o", "checkpointed": "s", "tbptt": "^", "rtrl": "D", "hybrid": "v"}
+#: The baselines' colours; the algorithms take :data:`PALETTE`'s in registry order.
+_BASELINE_COLORS = {"jax-scan": "C7", "torch": "C5"}
+#: Colours for the algorithms, in registry order (the default cycle less the baselines' C5
+#: and C7, then further distinct ones), reused from the start past its end.
+PALETTE: tuple[str, ...] = (
+    "C0",
+    "C1",
+    "C2",
+    "C3",
+    "C4",
+    "C6",
+    "C8",
+    "C9",
+    "#393b79",
+    "#e7298a",
+    "#8c6d31",
+    "#1b9e77",
+)
+#: Markers for the algorithms, in registry order (reused from the start past its end).
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+
+
+def _index(alg: str) -> int | None:
+    """The algorithm's position in the registry, ``None`` for a name it does not hold."""
+    names = registry.names()
+    return names.index(alg) if alg in names else None
 
 
 def color(alg: str) -> str:
-    """The algorithm's colour."""
-    return _COLORS.get(alg, "k")
+    """The algorithm's colour: by its registry position (baselines: their own; others black)."""
+    i = _index(alg)
+    if i is None:
+        return _BASELINE_COLORS.get(alg, "k")
+    return PALETTE[i % len(PALETTE)]
 
 
 def marker(alg: str) -> str:
-    """The algorithm's marker."""
-    return _MARKERS.get(alg, "x")
+    """The algorithm's marker: by its registry position (others: ``"x"``)."""
+    i = _index(alg)
+    return "x" if i is None else MARKERS[i % len(MARKERS)]
+
+
+def label(alg: str) -> str:
+    """The display name: the registry's label (:data:`NAMES`), a baseline's, else the name."""
+    names = registry.names()
+    return registry.info(alg).label if alg in names else BASELINE_NAMES.get(alg, alg)
 
 
 def series(rows: Iterable[Row], x: str, y: str) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gradalgos.algorithms import registry
 from gradalgos.plots import theory
 from gradalgos.plots.crossover import Crossovers
 from gradalgos.plots.fit import LogLogFit, local_slopes
@@ -26,8 +27,8 @@ __all__ = [
     "measurements_table",
 ]
 
-#: gradalgos's exact algorithms, which the acceptance criteria judge.
-EXACT = ("bptt", "checkpointed", "rtrl", "hybrid")
+#: gradalgos's exact algorithms (the registry's), which the acceptance criteria judge.
+EXACT = registry.names(exact=True)
 #: The baselines, exact too: their worst error is listed beside the criteria, not judged.
 EXACT_BASELINES = ("jax-scan", "torch")
 #: (figure, x field, y field, theory) of the exponent table, by quantity.
@@ -107,7 +108,8 @@ def baseline_table(rows: Sequence[Row]) -> str:
         rows: every row of one code version and machine (all runs, not only the latest).
     """
     rows = select(rows, sweep="n", cell="elman")
-    algs = [a for a in ("bptt", "checkpointed", "tbptt", "torch") if select(rows, algorithm=a)]
+    offline = (*registry.names(online=False), "torch")  # BPTT-like: the baseline's T
+    algs = [a for a in offline if select(rows, algorithm=a)]
     ratios = {alg: within_run_ratios(rows, alg, "jax-scan") for alg in algs}
     out = []
     for n in sorted({r["n"] for r in select(rows, algorithm="jax-scan")}):
