@@ -49,7 +49,7 @@ def make_update(
         xs, targets, mask = task.sample(key, batch_size, dtype)
         weights = mask / jnp.maximum(jnp.mean(jnp.sum(mask, axis=1)), 1)
         state0 = initial_states(cell, params, batch_size)
-        fresh = algorithm.noise_per_step or fixed_key is None
+        fresh = fixed_key is None or not needs_key or algorithm.noise_per_step
         noise = {"key": jax.random.fold_in(key, 1) if fresh else fixed_key} if needs_key else {}
         value, grads, _ = algorithm.batched_value_and_grad(
             cell, params, state0, xs, targets, weights, task.loss, **noise
