@@ -209,9 +209,10 @@ def test_same_key_same_numbers_other_key_other_numbers():
 APPROXIMATE = {
     "snap1": ga.SnAp(1),
     "snap2": ga.SnAp(2),
-    "rflo": ga.RFLO(leak=0.5),
+    # random feedback is a descent direction only once the read-out aligns with it (not at
+    # init, one fixed matrix per batch): its training is checked in test_training_online.py
+    "rflo": ga.RFLO(leak=0.5, feedback="symmetric"),
     "eprop": ga.EProp(),
-    "eprop-random": ga.EProp(feedback="random"),
     "immediate": ga.Immediate(),
 }
 
