@@ -13,9 +13,10 @@ from jax.flatten_util import ravel_pytree
 
 from gradalgos.algorithms.credit import add, check_readout, immediate_credit, step_pullback
 from gradalgos.algorithms.info import AlgorithmInfo
+from gradalgos.algorithms.noise import check_carry_key, signs_and_next_key
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
-from gradalgos.algorithms.uoro import balance, check_carry_key, state_jvp
+from gradalgos.algorithms.uoro import balance, state_jvp
 from gradalgos.cells.base import AbstractCell, Params, State
 from gradalgos.cells.dependence import state_parameter_mask
 from gradalgos.cells.structure import cell_structure
@@ -195,7 +196,8 @@ class KFRTRL(AbstractOnlineAlgorithm):
     update (the published convention, :mod:`gradalgos.algorithms.credit`). Zero norms are
     guarded (t = 0: u = c2 ρ1 â, A = c2 D̃/ρ1).
 
-    Noise: the carry holds a PRNG key, split every step (same ``init`` key, same numbers);
+    Noise: the carry holds a PRNG key; each step draws its signs and the next key from it
+    (:func:`~gradalgos.algorithms.noise.signs_and_next_key`; same ``init`` key, same numbers);
     ``value_and_grad(..., key=k)`` gives sequence i the key ``jax.random.split(k, B)[i]``.
 
     Time per step O(R·cost(step)) with R = Σ r over the leaves (O(n³) for a fully connected
@@ -271,14 +273,13 @@ class KFRTRL(AbstractOnlineAlgorithm):
         mask: jax.Array,
     ) -> tuple[KFRTRLState, jax.Array, Params]:
         plan = kronecker_plan(cell, params, carry.state)
-        key, sub = jax.random.split(carry.key)
         step = step_pullback(cell, params, carry.state, xs)
         j_theta = _leaves(step.pull_params(jnp.ones_like(step.flat)))
         credit = immediate_credit(cell, loss, params, step.state, xs, targets, mask)
         leaves, treedef = jax.tree_util.tree_flatten(params)
         A_old, u_old = _leaves(carry.A), _leaves(carry.u)
         active = [i for i, rows in enumerate(plan.rows) if rows is not None]
-        signs = jax.random.rademacher(sub, (max(len(active), 1), 2), step.flat.dtype)
+        signs, key = signs_and_next_key(carry.key, (max(len(active), 1), 2), step.flat.dtype)
         A_new: list[Any] = [None] * len(leaves)
         u_new: list[Any] = [None] * len(leaves)
         grads: list[Any] = [jnp.zeros_like(p) for p in leaves]

@@ -11,6 +11,7 @@ from jax.flatten_util import ravel_pytree
 
 from gradalgos.algorithms.credit import add, check_readout, immediate_credit, step_pullback
 from gradalgos.algorithms.info import AlgorithmInfo
+from gradalgos.algorithms.noise import check_carry_key, signs_and_next_key
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
@@ -27,7 +28,7 @@ class UOROState(NamedTuple):
         s_tilde: ``(S,)``, the state factor of the rank-one estimate M̃_t = s̃_t θ̃_tᵀ.
         theta_tilde: a pytree like the parameters (the parameter factor), ``None`` for the
             parameters the state does not depend on (readouts: their ∂s/∂θ is 0).
-        key: the PRNG key of the next step's noise (each step splits it and keeps one half).
+        key: the PRNG key of the next step's noise.
     """
 
     state: State
@@ -63,18 +64,6 @@ def state_jvp(
     return jax.linearize(state_step, s_prev)
 
 
-def check_carry_key(algorithm: Any, key: Any) -> None:
-    """``ValueError`` unless ``key`` is a single typed PRNG key (as :meth:`init` stores)."""
-    dtype = getattr(key, "dtype", None)
-    if dtype is None or not jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) or jnp.shape(key):
-        raise ValueError(
-            f"carry.key must be a single PRNG key for {type(algorithm).__name__}, got "
-            f"{type(key).__name__}"
-            + (f" of dtype {dtype} and shape {tuple(jnp.shape(key))}" if dtype is not None else "")
-            + "; build the carry with init(..., key=key)"
-        )
-
-
 @dataclasses.dataclass(frozen=True)
 class UORO(AbstractOnlineAlgorithm):
     """UORO: a rank-one, unbiased estimate M̃_t = s̃_t θ̃_tᵀ of RTRL's M_t = ∂s_t/∂θ.
@@ -94,8 +83,9 @@ class UORO(AbstractOnlineAlgorithm):
     balance the two terms' norms; a zero norm is guarded (:func:`balance`): at t = 0
     (s̃ = 0, θ̃ = 0) the first step gives s̃ = ρ1 ν, θ̃ = b/ρ1.
 
-    Noise: the carry holds a PRNG key; each step splits it, draws ν from one half and keeps
-    the other, so the same ``init`` key gives the same numbers. ``value_and_grad(..., key=k)``
+    Noise: the carry holds a PRNG key; each step draws ν and the next key from it in one
+    call (:func:`~gradalgos.algorithms.noise.signs_and_next_key`), so the same ``init`` key
+    gives the same numbers. ``value_and_grad(..., key=k)``
     gives sequence i of a batch the key ``jax.random.split(k, B)[i]`` (B = 1 for an unbatched
     sequence).
 
@@ -167,11 +157,10 @@ class UORO(AbstractOnlineAlgorithm):
         targets: jax.Array,
         mask: jax.Array,
     ) -> tuple[UOROState, jax.Array, Params]:
-        key, sub = jax.random.split(carry.key)
         _, jvp = state_jvp(cell, params, carry.state, xs)
         a = jvp(carry.s_tilde)
         step = step_pullback(cell, params, carry.state, xs)
-        nu = jax.random.rademacher(sub, step.flat.shape, step.flat.dtype)
+        nu, key = signs_and_next_key(carry.key, step.flat.shape, step.flat.dtype)
         b = jax.tree_util.tree_map(
             lambda t, g: None if t is None else g,
             carry.theta_tilde,
@@ -179,9 +168,10 @@ class UORO(AbstractOnlineAlgorithm):
             is_leaf=lambda v: v is None,
         )
         rho0 = balance(norm(carry.theta_tilde), norm(a))
-        rho1 = balance(norm(b), norm(nu))
+        rho1 = balance(norm(b), jnp.sqrt(jnp.asarray(nu.size, nu.dtype)))  # ‖ν‖ = √S
         s_tilde = rho0 * a + rho1 * nu
-        theta = jax.tree_util.tree_map(lambda t, g: t / rho0 + g / rho1, carry.theta_tilde, b)
+        inv0, inv1 = 1 / rho0, 1 / rho1  # two scalar divisions, not two per parameter
+        theta = jax.tree_util.tree_map(lambda t, g: t * inv0 + g * inv1, carry.theta_tilde, b)
         credit = immediate_credit(cell, loss, params, step.state, xs, targets, mask)
         coef = jnp.dot(credit.q, s_tilde, precision=jax.lax.Precision.HIGHEST)
         grads = add(credit.direct, jax.tree_util.tree_map(lambda t: coef * t, theta))
