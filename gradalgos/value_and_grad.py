@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +15,11 @@ from gradalgos.cells.base import AbstractCell, Params, State
 from gradalgos.losses import mse
 
 __all__ = ["value_and_grad"]
+
+#: Times JAX has traced :func:`_compiled` (``[count]``): its body runs only while JAX traces it
+#: (a call with new static arguments, shapes or dtypes), not when a call reuses a compiled
+#: program. Read by :func:`_trace_count`; public JAX only, unlike the jit cache's size.
+_TRACES = [0]
 
 
 @functools.partial(
@@ -35,6 +39,7 @@ def _compiled(
     batched: bool,
     state_batched: bool,
 ) -> tuple[jax.Array, Params, State]:
+    _TRACES[0] += 1  # a side effect: runs once per trace, never when a compiled call is reused
     if not batched:
         xs, targets = xs[None], targets[None]
         mask = None if mask is None else mask[None]
@@ -124,6 +129,7 @@ def value_and_grad(
     )
 
 
-def _compiled_cache_size() -> Any:
-    """Number of compiled variants (used by tests to check that nothing recompiles)."""
-    return _compiled._cache_size()
+def _trace_count() -> int:
+    """How many times the jitted entry point has been traced so far (tests check that a call
+    neither traced nor compiled anything by comparing it before and after)."""
+    return _TRACES[0]

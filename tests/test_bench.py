@@ -408,15 +408,27 @@ def test_compare_matches_numpy_on_whole_vectors(monkeypatch: pytest.MonkeyPatch)
         agreement.compare({"a": ref["a"]}, ref)
 
 
-@pytest.mark.parametrize("T", [2, 5])
-def test_rtrl_flops_count_the_steps_that_propagate(T: int) -> None:
-    """RTRL's loop body (one propagating step, counted once by XLA) runs T − 1 times per call:
-    the executed FLOPs are close to the hand count (T − 1)·2·S²·P_s of its J·M products."""
+def test_rtrl_flops_count_the_steps_that_propagate() -> None:
+    """RTRL's loop body (one propagating step, counted once by XLA's ``cost_analysis()``) runs
+    T − 1 times per call, and its J·M product (2·S²·P_s FLOPs) dominates it. Checked as ratios
+    with margins, not XLA's exact counts: executed FLOPs grow as T − 1 (T = 2 → 5: ×4; crediting
+    T runs would give ×2.5) and as S²·P_s (n = 32 → 64: ×14.2, log-log slope 1 against that
+    count; measured 0.98), and are that hand count within a factor in [0.75, 1.75) (the step's
+    other work, O(S·P_s + S³), is a few /S of J·M however XLA accounts for it: measured 1.13 at
+    n = 32, 1.06 at 64; J·M counted twice or not at all fails)."""
     from gradalgos.bench.measure import measure
 
-    row = measure(BenchConfig("n", "rtrl", "elman", 32, T, repeats=1))
-    S, P_s = row["S"], row["P_state"]
-    executed = row["flops_per_step"] * T
-    assert 1.0 <= executed / ((T - 1) * 2.0 * S * S * P_s) < 1.3
-    assert row["gflops"] == pytest.approx(executed / row["time_median_s"] / 1e9)
-    assert row["rss_start_bytes"] is None or 0 < row["rss_start_bytes"] <= row["rss_peak_bytes"]
+    executed, hand = {}, {}
+    for n, T in ((32, 2), (32, 5), (64, 5)):
+        row = measure(BenchConfig("n", "rtrl", "elman", n, T, repeats=1))
+        if row["flops_per_step"] is None:  # pragma: no cover - backend dependent
+            pytest.skip("this backend reports no FLOP count")
+        S, P_s = row["S"], row["P_state"]
+        executed[n, T] = row["flops_per_step"] * T
+        hand[n, T] = (T - 1) * 2.0 * S * S * P_s
+        assert row["gflops"] == pytest.approx(executed[n, T] / row["time_median_s"] / 1e9)
+        assert row["rss_start_bytes"] is None or 0 < row["rss_start_bytes"] <= row["rss_peak_bytes"]
+        assert 0.75 <= executed[n, T] / hand[n, T] < 1.75, (n, T, executed[n, T] / hand[n, T])
+    assert executed[32, 5] / executed[32, 2] == pytest.approx(4.0, rel=0.1)
+    slope = np.log(executed[64, 5] / executed[32, 5]) / np.log(hand[64, 5] / hand[32, 5])
+    assert 0.9 <= slope <= 1.1, slope

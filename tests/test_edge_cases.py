@@ -64,7 +64,13 @@ def test_tbptt_window_longer_than_the_sequence_costs_what_k2_equal_T_costs() -> 
     huge = ga.value_and_grad(ga.TBPTT(1, 5000), cell, params, state0, xs, targets)
     _leaves_close(huge[1], at_T[1], rtol=1e-12)
     args = (cell, params, state0, xs, targets)
-    assert temp_bytes(ga.TBPTT(1, 5000), *args) <= temp_bytes(ga.TBPTT(1, 9), *args)
+    # A 5000-step window would hold ≥ 5000·B·n states (400 KB here); the k2 = T program's
+    # scratch is a few KiB. The margin (8 KiB, ~5 windows of T steps of inputs and states)
+    # absorbs XLA's small temporaries, not one buffer over k2 steps.
+    B, T, n = xs.shape[0], xs.shape[1], cell.hidden_size
+    margin = 8192
+    assert margin < (5000 - T) * B * n * xs.dtype.itemsize  # the check can tell
+    assert temp_bytes(ga.TBPTT(1, 5000), *args) <= temp_bytes(ga.TBPTT(1, 9), *args) + margin
 
 
 @pytest.mark.parametrize("algorithm", [ga.RTRL(), ga.Hybrid(block=4)], ids=["rtrl", "hybrid"])

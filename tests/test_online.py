@@ -11,9 +11,8 @@ from cases import CELL_CASES
 from test_algorithms import make_data, max_rel_error
 
 import gradalgos as ga
-from gradalgos.algorithms.online import _step_cache_size
-from gradalgos.cells.dependence import _mask_leaves
-from gradalgos.value_and_grad import _compiled_cache_size
+from gradalgos.algorithms import online
+from gradalgos.value_and_grad import _trace_count
 
 
 @pytest.fixture(scope="module")
@@ -117,33 +116,61 @@ def test_value_and_grad_composes_with_jit_and_vmap(problem):
 
 
 def test_second_call_does_not_recompile(problem):
+    """Counted by traces of the jitted entry point (every compilation starts with one)."""
     cell, params, s0, xs, targets = problem
     ga.value_and_grad(ga.Hybrid(block=3), cell, params, s0, xs, targets)
-    before = _compiled_cache_size()
+    before = _trace_count()
     new_params = jax.tree_util.tree_map(lambda a: a * 1.5, params)
     ga.value_and_grad(ga.Hybrid(block=3), cell, new_params, s0, xs + 1.0, targets)
     # An equal (not identical) algorithm and cell hash the same: still no recompilation.
     same_cell = ga.cells.Elman(input_size=3, hidden_size=4, output_size=2)
     ga.value_and_grad(ga.Hybrid(block=3), same_cell, params, s0, xs, targets)
-    assert _compiled_cache_size() == before
+    assert _trace_count() == before
+    # The count sees a new compilation: a new sequence length traces once, then not again.
+    for _ in range(2):
+        ga.value_and_grad(ga.Hybrid(block=3), cell, params, s0, xs[:5], targets[:5])
+    assert _trace_count() == before + 1
+
+
+def _counting_elman(calls: list[int]) -> ga.cells.Elman:
+    """An Elman cell (m = 3, n = 4, o = 2) whose ``step`` adds its Python calls to
+    ``calls[0]``: JAX runs it while tracing (the online step's trace, the dependence walk's
+    ``make_jaxpr``), never when a compiled program is reused. Its class is new on every call,
+    so the cell equals no earlier one and its first step traces afresh."""
+
+    class CountingElman(ga.cells.Elman):
+        def step(self, params, state, x):
+            calls[0] += 1
+            return super().step(params, state, x)
+
+    return CountingElman(input_size=3, hidden_size=4, output_size=2)
 
 
 @pytest.mark.parametrize("donate_carry", [False, True])
 @pytest.mark.parametrize("algorithm", [ga.RTRL(), ga.Hybrid(block=2)])
 def test_online_steps_compile_once_and_trace_the_mask_once(problem, algorithm, donate_carry):
     """A Python loop of ``step`` calls runs one compiled program: later steps (new carry, new
-    inputs, new weights) neither recompile the block nor re-trace the dependence walk."""
-    cell, params, s0, xs, targets = problem
+    inputs, new weights) neither re-trace (so recompile) the block nor re-trace the dependence
+    walk. Counted by side effects that run only while JAX traces: the online step's trace
+    count, and the Python calls of the cell's ``step`` (a cell of a fresh class, so that its
+    first step is seen to trace)."""
+    _, params, s0, xs, targets = problem
+    cell_steps = [0]
+    cell = _counting_elman(cell_steps)
     at = (lambda t: t) if isinstance(algorithm, ga.RTRL) else (lambda t: slice(t, t + 2))
-    inputs = [(xs[at(t)], targets[at(t)]) for t in (0, 2)]
+    inputs = [(xs[at(t)], targets[at(t)]) for t in (0, 2, 4)]
     step = functools.partial(algorithm.step, donate_carry=donate_carry)
     carry = algorithm.init(cell, params, s0)
+    steps_before, traces_before = cell_steps[0], online._trace_count()
     carry, _, _ = step(cell, params, carry, *inputs[0])
-    compiled, traced = _step_cache_size(), _mask_leaves.cache_info()
+    assert online._trace_count() == traces_before + 1
+    assert cell_steps[0] > steps_before
+    steps, traces = cell_steps[0], online._trace_count()
     new_params = jax.tree_util.tree_map(lambda a: a * 1.5, params)
-    carry, _, g = step(cell, new_params, carry, *inputs[1])
-    assert _step_cache_size() == compiled
-    assert _mask_leaves.cache_info().misses == traced.misses
+    for x, target in inputs[1:]:
+        carry, _, g = step(cell, new_params, carry, x, target)
+    assert online._trace_count() == traces
+    assert cell_steps[0] == steps
     assert all(jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g))
 
 
@@ -197,9 +224,9 @@ def test_repeated_step_checks_still_catch_bad_values(problem):
     cell, params, s0, xs, targets = problem
     rtrl = ga.RTRL()
     carry, _, _ = rtrl.step(cell, params, rtrl.init(cell, params, s0), xs[0], targets[0])
-    compiled = _step_cache_size()
+    traces = online._trace_count()
     carry, _, _ = rtrl.step(cell, params, carry, xs[1], targets[1])
-    assert _step_cache_size() == compiled  # same structure: no new trace, so no re-check
+    assert online._trace_count() == traces  # same structure: no new trace, so no re-check
     nan_params = {**params, "W_rec": params["W_rec"].at[0, 0].set(jnp.nan)}
     bad = [
         ((params, xs[1].at[0].set(jnp.nan), targets[1]), "x contains NaN"),

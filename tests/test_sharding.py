@@ -45,6 +45,10 @@ def test_sharded_step_never_communicates_m(cases, algorithm, block):
     bound = max(S * S, P_s, block * S * S)
     assert bound < row["m_shard_elements"]  # the check can tell M from the rest
     sizes = row["collective_elements"]
+    if sizes is None:  # pragma: no cover - backend dependent
+        pytest.skip("this JAX/backend gives no optimized HLO text (Compiled.as_text())")
+    # The gradient is reduced over the devices that hold M's pieces, so the program has
+    # collectives; finding none would mean the parser no longer reads this HLO.
     assert sizes, "expected some collectives (state and gradient pieces)"
     assert max(sizes) <= bound, sizes
 
@@ -63,6 +67,9 @@ def test_collective_parser_reads_result_shapes():
             "%d = f64[] all-reduce(%q), to_apply=%add",
             "%e = (f32[8,2]{1,0}, f32[32,2]{1,0}) all-gather-start(%r), dimensions={0}",
             "%f = f32[32,2]{1,0} all-gather-done(%e)",
+            "%g = pred[8,4] reduce-scatter(%s), dimensions={0}, to_apply=%or",
+            "%h = f32[<=16,3]{1,0} collective-permute(%t), source_target_pairs={{0,1}}",
+            "%i = bf16[5]{0} collective-broadcast(%u), replica_groups={}",
         ]
     )
-    assert collective_sizes(hlo) == [4096, 64, 64, 1, 16, 64]
+    assert collective_sizes(hlo) == [4096, 64, 64, 1, 16, 64, 32, 48, 5]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gradalgos as ga
-from gradalgos.value_and_grad import _compiled_cache_size
+from gradalgos.value_and_grad import _trace_count
 
 CELL = ga.cells.Elman(input_size=3, hidden_size=4, output_size=2)
 PARAMS = CELL.init(jax.random.key(0))
@@ -65,11 +65,13 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize("changes,error,words", BAD_CALLS)
 def test_bad_input_raises_before_compilation(changes, error, words):
-    before = _compiled_cache_size()
+    """Raised by the checks, before JAX traces (let alone compiles) the jitted entry point: a
+    trace that started and then failed on the bad input would count too."""
+    before = _trace_count()
     with pytest.raises(error) as info:
         call(**dict(changes))
     assert words in str(info.value)
-    assert _compiled_cache_size() == before
+    assert _trace_count() == before
 
 
 def test_batched_state_must_match_batch_size():

@@ -228,6 +228,7 @@ def _step(
     from gradalgos._validation import check_online_structure
 
     # runs while tracing: once per (algorithm, cell, loss, input structure, shapes, dtypes)
+    _TRACES[0] += 1
     steps = None if algorithm.single_step else "block"
     check_online_structure(algorithm, cell, params, carry, (xs, targets, mask), steps, loss)
     dtype = jax.tree_util.tree_leaves(carry.state)[0].dtype
@@ -239,7 +240,14 @@ _STATIC = ("algorithm", "cell", "loss")
 _step_compiled = jax.jit(_step, static_argnames=_STATIC)
 _step_donating = jax.jit(_step, static_argnames=_STATIC, donate_argnames=("carry",))
 
+#: Times JAX has traced :func:`_step`, as ``[count]``: its body runs only while JAX traces it
+#: (new static arguments, shapes or dtypes), not when a call reuses a compiled program. The two
+#: jitted forms share JAX's trace cache (same function): the donating one may compile a trace
+#: the other made without tracing again. Read by :func:`_trace_count`.
+_TRACES = [0]
 
-def _step_cache_size() -> int:
-    """Number of compiled variants of the online step (tests check nothing recompiles)."""
-    return _step_compiled._cache_size() + _step_donating._cache_size()
+
+def _trace_count() -> int:
+    """How many times the online step has been traced so far (tests check that a loop of
+    ``step`` calls traces, hence compiles, once)."""
+    return _TRACES[0]
