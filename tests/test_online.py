@@ -109,10 +109,18 @@ def test_value_and_grad_composes_with_jit_and_vmap(problem):
     ref = ga.value_and_grad(ga.RTRL(), cell, params, s0, xs, targets)
     jitted = jax.jit(lambda p, x: ga.value_and_grad(ga.RTRL(), cell, p, s0, x, targets))(params, xs)
     assert max_rel_error(jitted[1], ref[1]) <= 1e-14
-    # vmap over two parameter sets.
-    p2 = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a]), params)
-    many = jax.vmap(lambda p: ga.value_and_grad(ga.Hybrid(block=2), cell, p, s0, xs, targets))(p2)
-    assert max_rel_error(jax.tree_util.tree_map(lambda g: g[0], many[1]), ref[1]) <= 1e-10
+    # vmap over three parameter sets: every element is its own parameters' BPTT gradient,
+    # loss and final state (not only the first, unchanged copy).
+    scales = (1.0, 2.0, -0.5)
+    p3 = jax.tree_util.tree_map(lambda a: jnp.stack([c * a for c in scales]), params)
+    many = jax.vmap(lambda p: ga.value_and_grad(ga.Hybrid(block=2), cell, p, s0, xs, targets))(p3)
+    for i, c in enumerate(scales):
+        p_i = jax.tree_util.tree_map(lambda a, c=c: c * a, params)
+        want_loss, want_grads, want_state = ga.value_and_grad(ga.BPTT(), cell, p_i, s0, xs, targets)
+        got_loss, got_grads, got_state = jax.tree_util.tree_map(lambda a, i=i: a[i], many)
+        assert float(got_loss) == pytest.approx(float(want_loss), rel=1e-13), c
+        assert max_rel_error(got_grads, want_grads) <= 1e-10, c
+        assert max_rel_error(got_state, want_state) <= 1e-13, c
 
 
 def test_second_call_does_not_recompile(problem):
