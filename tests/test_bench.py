@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradalgos.algorithms import registry
 from gradalgos.bench import BenchConfig, SweepOptions, build_configs, config_key, main
 from gradalgos.bench.affinity import cpus_in_use
 from gradalgos.bench.pool import DeviceUnavailable, Worker
@@ -355,6 +356,27 @@ def test_smoke_quick_run(tmp_path: Path) -> None:
         else:
             assert row["reason"]
         json.dumps(row)
+    # Gradients agree with the float64 BPTT reference of the same values: an exact algorithm
+    # of the registry to its dtype's round-off (measured: rel_err ≈ 2e-7 in float32, 2e-16 in
+    # float64; the gradients here are O(1), so the max abs error takes the same bound),
+    # TBPTT(k1 = 4 < T = 16) by far less (rel_err 0.16).
+    exact = set(registry.names(exact=True))
+    tolerance = {"float64": 1e-12, "float32": 1e-5}
+    checked = set()
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        if row["algorithm"] in exact:
+            tol = tolerance[row["dtype"]]
+            assert row["rel_err"] <= tol, row
+            assert row["max_abs_err"] <= tol, row
+            assert row["cosine"] >= 1 - tol, row
+            assert abs(row["loss"] - row["ref_loss"]) <= tol * abs(row["ref_loss"]), row
+            checked.add((row["algorithm"], row["dtype"]))
+        elif row["sweep"] == "agreement":
+            assert row["algorithm"] == "tbptt" and dict(row["settings"]) == {"k1": 4}
+            assert row["rel_err"] > 1e-3 and row["cosine"] < 1 - 1e-6, row
+    assert checked == {(a, d) for a in ("bptt", "rtrl") for d in ("float32", "float64")}
     # The one-CPU sweep's worker ran pinned (where the platform can pin), the others not.
     if hasattr(os, "sched_setaffinity"):
         assert {r["cpus_used"] for r in rows if r["sweep"] == "n-1cpu"} == {1}

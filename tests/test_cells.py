@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import NamedTuple
@@ -25,6 +26,7 @@ from gradalgos.cells import (
     SecondOrder,
     Stack,
 )
+from gradalgos.cells.activations import ACTIVATIONS, resolve_activation
 
 M, N, O = 3, 4, 2  # distinct sizes, so that a transposed weight cannot go unnoticed
 TAUS = ((3, 2.0), (2, 8.0))
@@ -42,6 +44,25 @@ def relu(a):
     return np.maximum(a, 0.0)
 
 
+def softplus(a):
+    return np.log(1.0 + np.exp(a))
+
+
+def elu(a):
+    return np.where(a > 0, a, np.exp(a) - 1.0)
+
+
+#: Each named activation of ``cells.activations`` written from its formula.
+NP_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "relu": relu,
+    "sigmoid": sigmoid,
+    "identity": lambda a: a,
+    "softplus": softplus,
+    "elu": elu,
+}
+
+
 def readout(p, h):
     return p["W_out"] @ h + p["b_out"]
 
@@ -55,8 +76,8 @@ def np_irnn(p, h, x):
     return np_elman(p, h, x, act=relu)
 
 
-def np_jordan(p, y, x):
-    h = np.tanh(p["W_rec"] @ y + p["W_in"] @ x + p["b"])
+def np_jordan(p, y, x, act=np.tanh):
+    h = act(p["W_rec"] @ y + p["W_in"] @ x + p["b"])
     y = readout(p, h)
     return y, y
 
@@ -89,24 +110,24 @@ def np_gru(p, h, x):
     return h_new, readout(p, h_new)
 
 
-def np_indrnn(p, h, x):
-    h = relu(p["u"] * h + p["W_in"] @ x + p["b"])
+def np_indrnn(p, h, x, act=relu):
+    h = act(p["u"] * h + p["W_in"] @ x + p["b"])
     return h, readout(p, h)
 
 
-def np_ctrnn(p, h, x, dt=0.5):
+def np_ctrnn(p, h, x, dt=0.5, act=np.tanh):
     tau = np.array([tau for count, tau in TAUS for _ in range(count)])
-    h = h + (dt / tau) * (-h + p["W_rec"] @ np.tanh(h) + p["W_in"] @ x + p["b"])
+    h = h + (dt / tau) * (-h + p["W_rec"] @ act(h) + p["W_in"] @ x + p["b"])
     return h, readout(p, h)
 
 
-def np_second_order(p, h, x):
+def np_second_order(p, h, x, act=sigmoid):
     W = p["W"]
     n, _, m = W.shape
     a = np.array(
         [sum(W[i, j, k] * h[j] * x[k] for j in range(n) for k in range(m)) for i in range(n)]
     )
-    h = sigmoid(a + p["b"])
+    h = act(a + p["b"])
     return h, readout(p, h)
 
 
@@ -245,6 +266,33 @@ CASES = {
 }
 
 
+# Elman with every named activation (and a callable), written from the formulas above; the
+# other cells that take ``activation=`` with a non-default one.
+ELMAN_SHAPES = shapes(W_in=(N, M), W_rec=(N, N), b=(N,), **READOUT)
+for _act, _np_act in [*NP_ACTIVATIONS.items(), ("callable", np.sin)]:
+    CASES[f"elman-{_act}"] = Case(
+        functools.partial(Elman, M, N, O, activation=jnp.sin if _act == "callable" else _act),
+        functools.partial(np_elman, act=_np_act),
+        ELMAN_SHAPES,
+        (N,),
+        ELMAN_P,
+        N,
+    )
+for _name, _cls, _act, _ref in [
+    ("jordan", Jordan, "softplus", np_jordan),
+    ("indrnn", IndRNN, "elu", np_indrnn),
+    ("second-order", SecondOrder, "tanh", np_second_order),
+]:
+    CASES[f"{_name}-{_act}"] = CASES[_name]._replace(
+        cell=functools.partial(_cls, M, N, O, activation=_act),
+        reference=functools.partial(_ref, act=NP_ACTIVATIONS[_act]),
+    )
+CASES["ctrnn-sigmoid"] = CASES["ctrnn"]._replace(
+    cell=functools.partial(CTRNN, M, O, taus=TAUS, dt=0.5, activation="sigmoid"),
+    reference=functools.partial(np_ctrnn, act=sigmoid),
+)
+
+
 def shape_tree(tree):
     return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
 
@@ -373,6 +421,70 @@ def test_function_cell_casts_dtype_and_is_stable_under_jit():
     assert cell == CASES["function"].cell() and hash(cell) == hash(CASES["function"].cell())
     params = cell.init(jax.random.key(0), jnp.float32)
     assert {leaf.dtype for leaf in jax.tree_util.tree_leaves(params)} == {jnp.dtype("float32")}
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def init64(cell, key):
+    """``cell.init(key, float64)``, compiled once per cell (eager init compiles op by op)."""
+    return cell.init(key, jnp.float64)
+
+
+def test_named_activations_match_their_formulas():
+    """Every name of ``cells.activations`` is the function of its formula (``NP_ACTIVATIONS``),
+    on both branches of relu and elu and in the tails of sigmoid and softplus."""
+    assert set(ACTIVATIONS) == set(NP_ACTIVATIONS)  # a new name needs its formula here
+    z = np.concatenate([np.linspace(-8.0, 8.0, 161), [-1e-3, 1e-3]])
+    for name, formula in NP_ACTIVATIONS.items():
+        got = resolve_activation(name)(jnp.asarray(z, jnp.float64))
+        np.testing.assert_allclose(got, formula(z), rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+ORTHOGONAL = Elman(M, 6, O, recurrent_init="orthogonal", recurrent_scale=0.8)
+
+
+def test_orthogonal_recurrent_init():
+    """``recurrent_init="orthogonal"``: ``W_rec = recurrent_scale · Q`` with ``QᵀQ = QQᵀ = I``
+    (every singular value is the scale). With a mask (``density``, ``ring``) it is documented
+    as drawn as for a dense cell, then masked: same key, same matrix, masked."""
+    key = jax.random.key(4)
+    W = np.asarray(init64(ORTHOGONAL, key)["W_rec"])
+    assert W.shape == (6, 6) and W.dtype == np.float64
+    np.testing.assert_allclose(W.T @ W, 0.64 * np.eye(6), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(W @ W.T, 0.64 * np.eye(6), rtol=0, atol=1e-12)
+    for sparse in (
+        dataclasses.replace(ORTHOGONAL, density=0.5),
+        dataclasses.replace(ORTHOGONAL, ring=True),
+    ):
+        got = init64(sparse, key)["W_rec"]
+        np.testing.assert_array_equal(got, np.where(sparse.recurrent_mask(), W, 0.0))
+
+
+def test_orthogonal_init_is_haar_distributed():
+    """Over K = 500 keys (n = 3, scale 1), each matrix is orthogonal; each entry of a
+    Haar-random orthogonal matrix is uniform on [−1, 1] (a coordinate of a uniform point on
+    the sphere S²) and det = ±1 with probability ½ each: Kolmogorov–Smirnov distance below its
+    0.1 % critical value 1.95/√K. A QR without the sign fix of R's diagonal fails this (its
+    diagonal entries all have one sign)."""
+    cell = Elman(M, 3, O, recurrent_init="orthogonal")
+    K = 500
+    keys = jax.random.split(jax.random.key(0), K)
+    W = np.asarray(jax.vmap(lambda k: init64(cell, k)["W_rec"])(keys))
+    eye = np.broadcast_to(np.eye(3), W.shape)
+    np.testing.assert_allclose(np.swapaxes(W, 1, 2) @ W, eye, rtol=0, atol=1e-12)
+    for i, j in [(0, 0), (1, 1), (2, 2), (0, 2), (2, 1)]:
+        cdf = (np.sort(W[:, i, j]) + 1) / 2  # the U(-1, 1) CDF at the sorted sample
+        ks = max(np.max(np.arange(1, K + 1) / K - cdf), np.max(cdf - np.arange(K) / K))
+        assert ks < 1.95 / np.sqrt(K), (i, j, ks)
+    assert np.mean(np.linalg.det(W) > 0) == pytest.approx(0.5, abs=4 * 0.5 / np.sqrt(K))
+
+
+def test_second_order_init_scale():
+    """``SecondOrder.W`` ~ N(0, 1/(n·m)): sample mean within 4 standard errors, sample std
+    within 5 % (≥ 4 standard errors)."""
+    n, m = 40, 5
+    W = np.asarray(init64(SecondOrder(m, n, O), jax.random.key(0))["W"])
+    assert np.mean(W) == pytest.approx(0.0, abs=4 / np.sqrt(n * m * W.size))
+    assert np.std(W) == pytest.approx(1 / np.sqrt(n * m), rel=0.05)
 
 
 def test_registry():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,10 +12,12 @@ from jax.flatten_util import ravel_pytree
 
 import gradalgos as ga
 from gradalgos.gradient_free import (
+    AnnealingState,
     EchoStateNetwork,
     GeneticAlgorithm,
     ParticleSwarm,
     SimulatedAnnealing,
+    SwarmState,
     evolve,
     population_mse,
 )
@@ -73,6 +77,261 @@ def test_non_finite_mse_counts_as_inf():
     assert np.isfinite(mse[0]) and mse[1] == np.inf
 
 
+# --- one generation against the documented update rules --------------------------------------
+# The optimisers see the problem only through ``mse_fn`` (a population (N, P) -> (N,)), so each
+# step below runs on hand-made states with an ``mse_fn`` that records what it is given and
+# returns chosen MSEs. Where a rule draws random numbers, the configuration makes the draws
+# irrelevant (tournament of 64 among 2, rates 0 or 1), or the draws are read back from
+# calls with the same key whose outputs are the draws alone (PSO), or the step is checked
+# statistically on many chains or genes (fixed keys: deterministic).
+
+
+def one_step(method, key, state, mse):
+    """``method.step`` (jitted) with an ``mse_fn`` that returns ``mse`` (an array, or a
+    function of the population): ``(new state, the population mse_fn was given)``."""
+    if callable(mse):
+        return _one_step(method, mse, key, state, None)
+    return _one_step(method, None, key, state, jnp.asarray(mse))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _one_step(method, fn, key, state, values):
+    evaluated = []
+
+    def mse_fn(population):
+        evaluated.append(population)
+        return fn(population) if fn is not None else values
+
+    new = method.step(key, state, mse_fn)
+    assert len(evaluated) == 1  # one evaluation per generation
+    return new, evaluated[0]
+
+
+def quadratic(population):
+    """A test objective: the mean square of each row."""
+    return jnp.mean(population**2, axis=1)
+
+
+def normal(key: int, shape) -> jax.Array:
+    return jax.random.normal(jax.random.key(key), shape, jnp.float64)
+
+
+def test_pso_one_step_is_the_documented_update():
+    """v ← w·v + c₁ r₁ (personal − x) + c₂ r₂ (swarm best − x), x ← x + v, then personal and
+    swarm bests where the new MSE is lower. r₁ and r₂ are read back from two calls with the same
+    key (the draws depend on the key only): from x = v = 0 with personal best 1 and swarm best 0
+    the new velocity is c₁ r₁, the other way round c₂ r₂."""
+    n, p = 3, 400
+    w, c1, c2 = 0.6, 1.3, 0.9
+    pso = ParticleSwarm(population_size=n, inertia=w, cognitive=c1, social=c2)
+    key = jax.random.key(5)
+    zeros, ones = jnp.zeros((n, p)), jnp.ones((n, p))
+    no_gain = jnp.full((n,), 20.0)
+
+    def state(x, v, personal_x, best_x, personal_mse=(10.0, 10.0, 10.0), best_mse=10.0):
+        personal_mse = jnp.asarray(personal_mse)
+        return SwarmState(x, v, personal_x, personal_mse, best_x, jnp.asarray(best_mse))
+
+    r1 = np.asarray(one_step(pso, key, state(zeros, zeros, ones, zeros[0]), no_gain)[0].v) / c1
+    r2 = np.asarray(one_step(pso, key, state(zeros, zeros, zeros, ones[0]), no_gain)[0].v) / c2
+    se = np.sqrt(1 / 12 / (n * p))  # standard error of the mean of n·p U(0, 1) draws
+    for r in (r1, r2):  # U(0, 1), one per particle and weight
+        assert r.min() >= 0 and r.max() < 1 and len(np.unique(r)) == r.size
+        assert np.mean(r) == pytest.approx(0.5, abs=4 * se)
+        assert np.std(r) == pytest.approx(np.sqrt(1 / 12), rel=0.05)
+        assert abs(np.corrcoef(r[0], r[1])[0, 1]) < 4 / np.sqrt(p)  # particles differ
+    assert abs(np.corrcoef(r1.ravel(), r2.ravel())[0, 1]) < 4 / np.sqrt(n * p)
+
+    x, v, personal = normal(1, (n, p)), normal(2, (n, p)), normal(3, (n, p))
+    best = normal(4, (p,))
+    # Particle 0 improves on its own best, 1 does not, 2 improves and becomes the swarm's best.
+    old = state(x, v, personal, best, personal_mse=(1.0, 2.0, 3.0), best_mse=0.5)
+    new_mse = jnp.array([0.7, 2.5, 0.2])
+    for max_velocity in (None, 0.5):
+        pso_v = ParticleSwarm(n, w, c1, c2, max_velocity=max_velocity)
+        want_v = w * np.asarray(v) + c1 * r1 * (personal - x) + c2 * r2 * (best - x)
+        if max_velocity is not None:
+            assert np.any(np.abs(want_v) > max_velocity)
+            want_v = np.clip(want_v, -max_velocity, max_velocity)
+        want_x = np.asarray(x) + want_v
+        got, evaluated = one_step(pso_v, key, old, new_mse)
+        np.testing.assert_allclose(evaluated, want_x, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.x, want_x, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.v, want_v, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            got.personal_x, np.stack([want_x[0], personal[1], want_x[2]]), rtol=1e-12, atol=1e-12
+        )
+        np.testing.assert_array_equal(got.personal_mse, [0.7, 2.0, 0.2])
+        np.testing.assert_allclose(got.best_x, want_x[2], rtol=1e-12, atol=1e-12)
+        assert float(got.best_mse) == 0.2
+    # No new position beats the swarm's best: it stays.
+    got, _ = one_step(pso, key, old._replace(best_mse=jnp.asarray(0.1)), new_mse)
+    np.testing.assert_array_equal(got.best_x, best)
+    assert float(got.best_mse) == 0.1
+
+
+def test_pso_init():
+    population, mse = normal(1, (4, 3)), jnp.array([3.0, 1.0, 2.0, 4.0])
+    state = ParticleSwarm(population_size=4).init(jax.random.key(0), population, mse)
+    np.testing.assert_array_equal(state.v, np.zeros((4, 3)))
+    np.testing.assert_array_equal(state.personal_x, population)
+    np.testing.assert_array_equal(state.personal_mse, mse)
+    np.testing.assert_array_equal(state.best_x, population[1])
+    assert float(state.best_mse) == 1.0
+
+
+def test_sa_one_step_schedules_and_certain_decisions():
+    """Generation g proposes x + σ_g ε with σ_g = σ₀·decay^g, ε ~ N(0, I); a proposal whose MSE
+    is not higher is accepted, one whose energy log MSE rises by 40 T_g (acceptance probability
+    e⁻⁴⁰), or whose MSE is inf, is rejected; the best is the least MSE seen."""
+    n, p = 4, 300
+    sa = SimulatedAnnealing(n, initial_temperature=0.2, cooling=0.5, step_size=0.3, step_decay=0.8)
+    g = 2
+    temperature, sigma = 0.2 * 0.5**g, 0.3 * 0.8**g
+    key = jax.random.key(3)
+    x, mse = normal(1, (n, p)), jnp.array([1.0, 1.0, 2.0, 2.0])
+    new_mse = jnp.array([0.5, 1.0, 2.0 * np.exp(40 * temperature), np.inf])
+    old = AnnealingState(x, mse, jnp.asarray(g, jnp.int32), normal(2, (p,)), jnp.asarray(0.7))
+    got, proposal = one_step(sa, key, old, new_mse)
+    proposal = np.asarray(proposal)
+    eps = (proposal - np.asarray(x)) / sigma
+    assert np.mean(eps) == pytest.approx(0.0, abs=4 / np.sqrt(n * p))
+    assert np.std(eps) == pytest.approx(1.0, rel=0.06)
+    assert abs(np.corrcoef(eps[0], eps[1])[0, 1]) < 4 / np.sqrt(p)  # chains differ
+    # The same key at generation 0: the same ε with σ₀ (the step schedule, exactly).
+    _, first = one_step(sa, key, old._replace(generation=jnp.asarray(0, jnp.int32)), new_mse)
+    np.testing.assert_allclose(first - x, eps * 0.3, rtol=1e-10, atol=1e-12)
+
+    np.testing.assert_array_equal(got.x, np.stack([proposal[0], proposal[1], x[2], x[3]]))
+    np.testing.assert_array_equal(got.mse, [0.5, 1.0, 2.0, 2.0])
+    assert int(got.generation) == g + 1
+    np.testing.assert_array_equal(got.best_x, proposal[0])
+    assert float(got.best_mse) == 0.5
+    got, _ = one_step(sa, key, old._replace(best_mse=jnp.asarray(0.1)), new_mse)
+    np.testing.assert_array_equal(got.best_x, old.best_x)
+    assert float(got.best_mse) == 0.1
+
+
+def test_sa_accepts_with_the_metropolis_probability_on_log_mse():
+    """4000 one-weight chains at generation 2 (T_2 = T₀·cooling²), each proposal raising the
+    MSE from 2 to 2·4^{T_2}: the energy log MSE rises by T_2·ln 4, accepted with probability
+    exp(−ln 4) = ¼. (With T₀ instead of T_2 it would be 0.71; with the MSE itself as the
+    energy, 0.06.)"""
+    n = 4000
+    sa = SimulatedAnnealing(n, initial_temperature=0.2, cooling=0.5)
+    temperature = 0.2 * 0.5**2
+    x = normal(1, (n, 1))
+    old = AnnealingState(x, jnp.full((n,), 2.0), jnp.asarray(2, jnp.int32), x[0], jnp.asarray(1.0))
+    new_mse = jnp.full((n,), 2.0 * 4.0**temperature)
+    got, proposal = one_step(sa, jax.random.key(8), old, new_mse)
+    accepted = np.asarray(got.mse) != 2.0
+    assert np.mean(accepted) == pytest.approx(0.25, abs=4 * np.sqrt(0.25 * 0.75 / n))
+    np.testing.assert_array_equal(got.x, np.where(accepted[:, None], proposal, x))
+    assert int(got.generation) == 3
+
+
+def test_ga_one_generation_with_determined_parents():
+    """N = 2, elitism 1, tournaments of 64 draws (each picks the better vector but with
+    probability 2⁻⁶⁴): the new population is [best, child of best], and only the child is
+    evaluated. With mutation rate 0.3, 30 % of the child's genes get N(0, scale²) added, the
+    others are the parent's exactly."""
+    p, scale = 2000, 0.25
+    population = jnp.stack([normal(1, (p,)), 0.5 * normal(2, (p,))])  # row 1 is better
+    mse = quadratic(population)
+    assert mse[1] < mse[0]
+    ga_ = GeneticAlgorithm(2, 1, 64, 0.0, 0.3, scale)
+    state = ga_.init(jax.random.key(0), population, mse)
+    got, children = one_step(ga_, jax.random.key(1), state, quadratic)
+    assert children.shape == (1, p)
+    child = np.asarray(children[0])
+    np.testing.assert_array_equal(got.population, np.stack([population[1], child]))
+    np.testing.assert_allclose(got.mse, [mse[1], quadratic(child[None])[0]], rtol=1e-15)
+    change = (child - np.asarray(population[1])) / scale
+    changed = change != 0
+    assert np.mean(changed) == pytest.approx(0.3, abs=4 * np.sqrt(0.21 / p))
+    assert np.mean(change[changed]) == pytest.approx(0.0, abs=4 / np.sqrt(0.3 * p))
+    assert np.std(change[changed]) == pytest.approx(1.0, rel=0.12)
+    assert float(got.best_mse) == min(float(mse[1]), float(got.mse[1]))
+    np.testing.assert_array_equal(got.best_x, got.population[int(np.argmin(got.mse))])
+
+
+def test_ga_elitism_and_uniform_crossover():
+    """Rows of constant value (row i is i + 1 everywhere) with shuffled MSEs, elitism 2, no
+    mutation, uniform random parents (tournament size 1), crossover rate ½. The two rows of
+    least MSE come first, unchanged, with their MSEs; only the N − 2 children are evaluated.
+    Each child is a copy of one row or (probability ½, times 99/100 that the parents differ)
+    mixes the genes of two rows, each gene from either with probability ½."""
+    n, p, elitism = 100, 200, 2
+    population = jnp.repeat(jnp.arange(1.0, n + 1)[:, None], p, axis=1)
+    mse = jnp.asarray(np.random.default_rng(1).permutation(n) + 1.0)
+    ga_ = GeneticAlgorithm(n, elitism, 1, 0.5, 0.0, 0.1)
+    state = ga_.init(jax.random.key(0), population, mse)
+    got, children = one_step(ga_, jax.random.key(2), state, quadratic)
+    elite = np.argsort(np.asarray(mse))[:elitism]
+    np.testing.assert_array_equal(got.population[:elitism], population[elite])
+    np.testing.assert_array_equal(got.mse[:elitism], [1.0, 2.0])
+    assert children.shape == (n - elitism, p)
+    np.testing.assert_array_equal(got.population[elitism:], children)
+    np.testing.assert_allclose(got.mse[elitism:], quadratic(children), rtol=1e-15)
+    mixed = 0
+    for child in np.asarray(children):
+        values, counts = np.unique(child, return_counts=True)
+        assert np.all(np.isin(values, np.arange(1, n + 1))) and len(values) <= 2
+        if len(values) == 2:
+            mixed += 1
+            assert counts[0] / p == pytest.approx(0.5, abs=4 * 0.5 / np.sqrt(p))
+    assert mixed / len(children) == pytest.approx(0.5 * 0.99, abs=4 * 0.5 / np.sqrt(n))
+    np.testing.assert_array_equal(got.best_x, population[elite[0]])
+    assert float(got.best_mse) == 1.0
+
+
+def test_ga_tournament_picks_the_least_mse_of_its_draws():
+    """N = 200 one-gene vectors with MSE ranks in shuffled order, tournaments of k = 3
+    uniform draws, no crossover, no mutation, no elitism: each child copies a winner, whose rank
+    (0 = best) has P(rank ≥ r) = ((N − r)/N)^k. Their mean rank within 4 standard errors of the
+    exact mean (≈ N/4; uniform parents would give ≈ N/2, the worst of the draws ≈ 3N/4)."""
+    n, k = 200, 3
+    rank = np.random.default_rng(0).permutation(n)
+    population = jnp.arange(n, dtype=jnp.float64)[:, None]  # row j holds j
+    ga_ = GeneticAlgorithm(n, 0, k, 0.0, 0.0, 0.1)
+    state = ga_.init(jax.random.key(0), population, jnp.asarray(rank, jnp.float64))
+    got, _ = one_step(ga_, jax.random.key(4), state, quadratic)
+    winners = rank[np.asarray(got.population[:, 0]).astype(int)]
+    r = np.arange(n)
+    pmf = ((n - r) / n) ** k - ((n - r - 1) / n) ** k
+    mean = np.sum(r * pmf)
+    sd = np.sqrt(np.sum((r - mean) ** 2 * pmf))
+    assert np.mean(winners) == pytest.approx(mean, abs=4 * sd / np.sqrt(n))
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        GeneticAlgorithm(8, elitism=0, mutation_rate=1.0, mutation_scale=1.0),
+        SimulatedAnnealing(8, initial_temperature=10.0, step_size=1.0),
+        ParticleSwarm(8),
+    ],
+    ids=["ga", "sa", "pso"],
+)
+def test_best_is_the_least_mse_ever_evaluated(method):
+    """After every generation, ``best_mse`` is the least MSE of every vector evaluated so far
+    (the initial population included) and ``best_x`` has that MSE, in configurations where the
+    current population loses its best vector (so that the best of the current population
+    would not do)."""
+    population = normal(1, (8, 5))
+    seen = [np.asarray(quadratic(population))]
+    state = method.init(jax.random.key(0), population, seen[0])
+    lost = False
+    for g in range(8):
+        state, evaluated = one_step(method, jax.random.key(10 + g), state, quadratic)
+        seen.append(np.asarray(quadratic(evaluated)))
+        least = min(float(np.min(m)) for m in seen)
+        assert float(state.best_mse) == pytest.approx(least, rel=1e-15)
+        assert float(quadratic(state.best_x[None])[0]) == pytest.approx(least, rel=1e-14)
+        lost |= float(np.min(seen[-1])) > least
+    assert lost
+
+
 # --- stopping criteria, determinism ----------------------------------------------------------
 
 
@@ -82,7 +341,7 @@ def test_max_generations_and_determinism(name):
     run = evolve(method, CELL, XS, YS, key=jax.random.key(2), max_generations=25)
     assert run.stopped_by == "max_generations" and run.generations == 25
     assert run.best_mse.shape == run.wall_time.shape == (25,)
-    assert np.all(np.diff(run.best_mse) <= 0) and np.all(np.diff(run.wall_time) >= 0)
+    assert np.all(np.diff(run.wall_time) >= 0)  # best_mse: test_best_is_the_least_mse_ever_…
     assert run.best_mse[-1] < run.best_mse[0]  # it searches, not only samples
     flat = ravel_pytree(run.params)[0]
     assert jax.tree_util.tree_structure(run.params) == jax.tree_util.tree_structure(
