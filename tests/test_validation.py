@@ -51,7 +51,7 @@ BAD_CALLS = [
     ({"state0": jnp.zeros((5,))}, ValueError, "state0"),
     ({"state0": (jnp.zeros((4,)), jnp.zeros((4,)))}, ValueError, "state0 does not match"),
     ({"state0": jnp.zeros((4,), jnp.float32)}, TypeError, "state0 has dtype"),
-    ({"params": {**PARAMS, "W_rec": jnp.zeros((4, 5))}}, ValueError, "params leaf"),
+    ({"params": {**PARAMS, "W_rec": jnp.zeros((4, 5))}}, ValueError, "params['W_rec'] must have"),
     ({"params": {"W_in": PARAMS["W_in"]}}, ValueError, "params does not match"),
     ({"params": {**PARAMS, "b": jnp.zeros(4, jnp.int32)}}, TypeError, "params"),
     ({"xs": XS.astype(jnp.float32)}, TypeError, "xs has dtype float32"),
@@ -76,7 +76,7 @@ def test_bad_input_raises_before_compilation(changes, error, words):
 
 def test_batched_state_must_match_batch_size():
     xs, targets = jnp.ones((2, 5, 3)), jnp.zeros((2, 5, 2))
-    with pytest.raises(ValueError, match=r"state0 leaf 0 must have shape \(4,\) or \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"state0 must have shape \(4,\) or \(2, 4\)"):
         call(xs=xs, targets=targets, state0=jnp.zeros((3, 4)))
 
 
@@ -108,7 +108,7 @@ def test_online_step_validates():
     carry = rtrl.init(CELL, PARAMS, STATE0)
     with pytest.raises(ValueError, match=r"x must have shape \(input_size,\)"):
         rtrl.step(CELL, PARAMS, carry, jnp.ones((2, 3)), jnp.zeros(2))
-    with pytest.raises(ValueError, match=r"xs must have shape \(h, input_size\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(h, input_size\)"):
         hybrid.step(CELL, PARAMS, carry, jnp.ones(3), jnp.zeros(2))
     with pytest.raises(TypeError, match="carry must be the SensitivityState"):
         rtrl.step(CELL, PARAMS, (STATE0, None), jnp.ones(3), jnp.zeros(2))
@@ -121,7 +121,7 @@ def test_online_step_validates_the_sensitivity():
     carry = rtrl.init(CELL, PARAMS, STATE0)
     x, y = jnp.ones(3), jnp.zeros(2)
     no_rec = {**carry.sensitivity, "W_rec": None}  # the state depends on W_rec
-    with pytest.raises(ValueError, match=r"leaf .* is None, but the state depends"):
+    with pytest.raises(ValueError, match=r"carry\.sensitivity\['W_rec'\] is None, but the state"):
         rtrl.step(CELL, PARAMS, carry._replace(sensitivity=no_rec), x, y)
     bad = {**carry.sensitivity, "b": jnp.zeros((2, 2))}
     with pytest.raises(ValueError, match=r"must have shape \(4, 4\) \(S, \*param.shape\)"):

@@ -26,7 +26,15 @@ PyTree = Any
 Params = PyTree
 State = PyTree
 
-__all__ = ["AbstractCell", "Params", "PyTree", "State", "check_positive_int", "default_float"]
+__all__ = [
+    "AbstractCell",
+    "Params",
+    "PyTree",
+    "State",
+    "check_init_key",
+    "check_positive_int",
+    "default_float",
+]
 
 
 def default_float(dtype: Any = None) -> jnp.dtype:
@@ -47,6 +55,30 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive int, got {value}")
 
 
+def check_init_key(key: Any) -> Any:
+    """``key`` unchanged if it is one PRNG key: a typed key from ``jax.random.key(seed)``, or
+    a legacy raw ``uint32`` key from ``jax.random.PRNGKey(seed)``. Otherwise a ``TypeError``
+    that says what to pass. Reads only the dtype and shape (works on traced keys)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if jnp.shape(key) != ():
+            raise TypeError(
+                f"key must be a single PRNG key, got a key array of shape {jnp.shape(key)}; "
+                "pass one of them (e.g. keys[0])"
+            )
+        return key
+    if dtype is not None and jnp.dtype(dtype) == jnp.uint32 and jnp.ndim(key) == 1:
+        return key  # raw key data from jax.random.PRNGKey(seed): JAX still accepts it
+    if isinstance(key, int) and not isinstance(key, bool):
+        hint, got = f"jax.random.key({key})", f"the int {key}"
+    else:
+        hint = "jax.random.key(seed)"
+        got = type(key).__name__ if dtype is None else f"an array of dtype {dtype}"
+        if dtype is not None:
+            got += f" and shape {tuple(jnp.shape(key))}"
+    raise TypeError(f"key must be a PRNG key: pass {hint}, got {got}")
+
+
 class AbstractCell(abc.ABC):
     """Base class of all cells.
 
@@ -59,6 +91,20 @@ class AbstractCell(abc.ABC):
 
     input_size: int
     output_size: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every subclass's own :meth:`init` checks its key first (:func:`check_init_key`):
+        ``cell.init(0)`` says to pass ``jax.random.key(0)`` instead of failing inside JAX."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("init")
+        if init is None or getattr(init, "__isabstractmethod__", False):
+            return
+
+        @functools.wraps(init)
+        def checked_init(self: AbstractCell, key: Any, *args: Any, **kwargs: Any) -> Params:
+            return init(self, check_init_key(key), *args, **kwargs)
+
+        cls.init = checked_init
 
     @abc.abstractmethod
     def init(self, key: jax.Array, dtype: Any = None) -> Params:
