@@ -8,11 +8,13 @@
 
 Online (one stream, never reset): :func:`train_online` with any online method (``RTRL()``,
 ``Hybrid()``, ``SnAp(1)``, ``RFLO()``, …: ``algorithms.registry.names(online=True)``) or
-``TBPTT(k)``. Command line: ``python -m gradalgos.training train|compare --help``.
+``TBPTT(k)``. Gradient-free (GA, SA, PSO on one fixed batch): :func:`train_gradient_free`.
+Command line: ``python -m gradalgos.training train|compare --help``.
 """
 
 from gradalgos.training.common import TrainResult
 from gradalgos.training.evaluate import evaluate, predict
+from gradalgos.training.evolution import train_gradient_free
 from gradalgos.training.history import History
 from gradalgos.training.offline import train
 from gradalgos.training.online import block_length, online_names, train_online
@@ -28,5 +30,6 @@ __all__ = [
     "online_names",
     "predict",
     "train",
+    "train_gradient_free",
     "train_online",
 ]

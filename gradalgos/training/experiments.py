@@ -223,11 +223,14 @@ EXPERIMENTS: dict[str, Callable[[float, jax.Array], dict]] = {
 
 def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget", type=float, default=12.0,
-                   help="training seconds per run (IRNN and aⁿbⁿ runs get 3×)")  # fmt: skip
+                   help="training seconds per run (IRNN and aⁿbⁿ runs get 3×) (default: "
+                        "%(default)s)")  # fmt: skip
     p.add_argument("--only", nargs="+", choices=sorted(EXPERIMENTS),
                    help=f"run only these (default: {' '.join(DEFAULT)})")  # fmt: skip
-    p.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("reports"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("reports"),
+                   help="where the results, figures and TRAINING.md go (default: "
+                        "%(default)s)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="the seed (default: %(default)s)")
     p.add_argument("--figures-only", action="store_true",
                    help="redraw figures and TRAINING.md from the results file")  # fmt: skip
 

@@ -17,7 +17,8 @@ class History:
     Attributes (all 1-d float arrays; the ``eval_*`` ones share their own length E):
         step: update number (offline: batches; online: time steps of the stream) ``(K,)``.
         loss: training loss at that step (offline: mean per scored step of the batch; online:
-            mean per scored step since the previous record, i.e. the prequential loss).
+            mean per scored step since the previous record, i.e. the prequential loss, NaN
+            where no step since the previous record was scored).
         wall_time: seconds of training so far (compilation and evaluation excluded).
         grad_norm: global norm of the gradient before clipping.
         eval_step, eval_wall_time, eval_loss, eval_metric: evaluation on a fixed test batch.

@@ -136,6 +136,24 @@ def make_run(
     return run
 
 
+def _chunks(stream: Batch, h: int, per_record: int) -> list[Batch]:
+    """The stream ``(L, ·)`` as the scans to run: groups of up to ``per_record`` blocks of
+    ``h`` steps (leaves ``(U, h, ·)``), then the remaining L mod h steps as one shorter block
+    ``(1, L mod h, ·)`` where h does not divide L."""
+    L = stream.xs.shape[0]
+    n_full = L // h
+
+    def blocks(start: int, count: int, length: int) -> Batch:
+        stop = start + count * length
+        return Batch(*(a[start:stop].reshape((count, length, *a.shape[1:])) for a in stream))
+
+    chunks = [blocks(lo * h, min(per_record, n_full - lo), h)
+              for lo in range(0, n_full, per_record)]  # fmt: skip
+    if L % h:
+        chunks.append(blocks(n_full * h, 1, L % h))
+    return chunks
+
+
 def train_online(
     task: AbstractTask | str,
     cell: AbstractCell,
@@ -156,10 +174,11 @@ def train_online(
 ) -> TrainResult:
     """Train ``cell`` online on one stream of ``steps`` time steps (``task.stream``).
 
-    The stream is cut into blocks of h = :func:`block_length` steps (a last partial block is
-    dropped); after each block the optimiser applies that block's gradient (of Σ mask·ℓ over
-    the block, not normalised). The network state (and the method's carry: RTRL's M, SnAp's
-    traces, …) is never reset.
+    The stream is cut into blocks of h = :func:`block_length` steps, the last one shorter
+    where h does not divide ``steps`` (every step of the stream is trained on); after each
+    block the optimiser applies that block's gradient (of Σ mask·ℓ over the block, not
+    normalised). The network state (and the method's carry: RTRL's M, SnAp's traces, …) is
+    never reset.
 
     Arguments:
         algorithm: any online method (``registry.names(online=True)``: ``RTRL()`` and the
@@ -168,13 +187,15 @@ def train_online(
             raise ValueError. A method that samples noise gets a key derived from ``key``.
         steps: length of the stream (time steps, ≥ h).
         log_every: time steps between two records (rounded up to whole blocks; default ≈
-            ``steps / 20``); each record also evaluates on a fixed test batch of fresh
-            episodes (``task.test_sample``, from the initial state).
+            ``steps / 20``; the last, shorter block gets a record of its own); each record
+            also evaluates on a fixed test batch of fresh episodes (``task.test_sample``,
+            from the initial state).
         Other arguments as in :func:`gradalgos.training.train`.
 
     Returns:
         :class:`TrainResult`; ``history.step`` counts time steps and ``history.loss`` is the
-        prequential loss: mean per scored step over the steps since the previous record.
+        prequential loss: mean per scored step over the steps since the previous record
+        (NaN where none of them was scored, e.g. a block inside an adding-task episode).
     """
     task, tx, params = check_setup(
         task, cell, algorithm, optimizer, steps=steps, key=key, learning_rate=learning_rate,
@@ -187,39 +208,38 @@ def train_online(
     check_positive_int("log_every", log_every)
     check_positive_int("eval_batch_size", eval_batch_size)
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
-    n_blocks = steps // h
-    per_record = -(-log_every // h)  # blocks between two records
-    stream = task.stream(jax.random.fold_in(key, 1), n_blocks * h, dtype)
+    stream = task.stream(jax.random.fold_in(key, 1), steps, dtype)
     check_batch(task, cell, params, stream)
     stream = stream._replace(mask=jnp.asarray(stream.mask, dtype))  # update wants a float mask
-    blocks = Batch(*(np.asarray(a).reshape((n_blocks, h, *a.shape[1:])) for a in stream))
+    chunks = _chunks(Batch(*(np.asarray(a) for a in stream)), h, -(-log_every // h))
     test = task.test_sample(jax.random.fold_in(key, 2), eval_batch_size, dtype)
 
     opt_state = tx.init(params)
     carry = _init_carry(algorithm, cell, params, key)
     run = jax.jit(make_run(task, cell, algorithm, tx))
-    compiled: dict[int, Any] = {}
+    compiled: dict[tuple[int, int], Any] = {}
 
     def run_eval() -> tuple[float, float]:
         loss, metric = evaluate(task, cell, params, test)
         return float(loss), float(metric)
 
-    loop = Loop(n_blocks * h, run_eval, max_time=max_time, progress=progress, stop_at=stop_at,
+    loop = Loop(steps, run_eval, max_time=max_time, progress=progress, stop_at=stop_at,
                 higher_is_better=task.higher_is_better,
                 desc=f"online {type(algorithm).__name__}")  # fmt: skip
     loop.evaluate(0)
-    for lo in range(0, n_blocks, per_record):
-        chunk = Batch(*(a[lo : lo + per_record] for a in blocks))
-        U = chunk.xs.shape[0]
-        if U not in compiled:  # compile outside the clock (at most two sizes)
-            compiled[U] = run.lower(params, opt_state, carry, chunk).compile()
+    t = 0
+    for chunk in chunks:
+        shape = chunk.xs.shape[:2]  # (blocks U, block length)
+        if shape not in compiled:  # compile outside the clock (at most three shapes)
+            compiled[shape] = run.lower(params, opt_state, carry, chunk).compile()
         params, opt_state, carry, values, norms = loop.timed(
-            compiled[U], params, opt_state, carry, chunk
+            compiled[shape], params, opt_state, carry, chunk
         )
-        scored = max(float(np.sum(chunk.mask)), 1.0)
-        loss = float(jnp.sum(values)) / scored
-        loop.record((lo + U) * h, loss, float(jnp.max(norms)), U * h)
-        loop.evaluate((lo + U) * h)
+        t += shape[0] * shape[1]
+        scored = float(np.sum(chunk.mask))
+        loss = float(jnp.sum(values)) / scored if scored > 0 else float("nan")
+        loop.record(t, loss, float(jnp.max(norms)), shape[0] * shape[1])
+        loop.evaluate(t)
         if loop.done():
             break
     return TrainResult(params, loop.close(), opt_state)
