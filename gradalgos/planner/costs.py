@@ -8,8 +8,9 @@ XLA's scratch plus the call's own inputs and outputs, everything the call holds 
 
 **The floor** is half of an analytic count of the arrays a method cannot do without (B
 sequences, itemsize b): BPTT's T states, B·T·S·b; checkpointed BPTT's T/c boundary states and
-one segment's c states, B·(T/c + c)·S·b; the hybrid's M and its block's stacked S×S
-cotangents, B·(S·P_s + h·S²)·b; RTRL's carry, at least B·P_s·b; plus the inputs and outputs.
+one segment's c states, B·(T/c + c)·S·b; the hybrid's M and the new M' and its block's
+stacked S×S cotangents, B·(2·S·P_s + h·S²)·b; dense RTRL's M and M', B·2·S·P_s·b (its
+element-wise path at least B·P_s·b); plus the inputs and outputs.
 A candidate whose floor exceeds the budget is rejected without compiling it; the factor ½
 leaves room for XLA's buffer sharing, so that the floor stays below the measurement.
 
@@ -118,9 +119,9 @@ def memory_floor(algorithm: AbstractAlgorithm, problem: Problem) -> int:
         core = (T // c + c) * S
     elif isinstance(algorithm, Hybrid):
         h = min(algorithm.block_length(problem.cell), T)
-        core = S * P_s + (h * S * S if h > 1 else 0)
+        core = 2 * S * P_s + (h * S * S if h > 1 else 0)
     elif isinstance(algorithm, RTRL):
-        core = P_s
+        core = P_s if _elementwise(problem) else 2 * S * P_s
     else:
         core = 0
     return problem.io_bytes() + B * core * b // 2
