@@ -5,6 +5,8 @@ estimate of its FLOPs per time step.
 :func:`gradalgos.value_and_grad` on the problem's shapes) is lowered and compiled, not run, and
 XLA's ``memory_analysis()`` gives its footprint, ``temp + argument + output − alias`` bytes:
 XLA's scratch plus the call's own inputs and outputs, everything the call holds while it runs.
+Where a backend reports no memory analysis, the analytic count (twice the floor's core) stands
+in for the measurement.
 
 **The floor** is half of an analytic count of the arrays a method cannot do without (B
 sequences, itemsize b): BPTT's T states, B·T·S·b; checkpointed BPTT's T/c boundary states and
