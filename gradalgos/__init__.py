@@ -24,6 +24,7 @@ from gradalgos.algorithms import (
     SnAp,
     TraceState,
 )
+from gradalgos.planner import Auto, Plan, plan
 from gradalgos.value_and_grad import value_and_grad
 
 __version__ = "0.1.0"
@@ -37,10 +38,12 @@ __all__ = [
     "UORO",
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
+    "Auto",
     "CheckpointedBPTT",
     "EProp",
     "Hybrid",
     "Immediate",
+    "Plan",
     "SensitivityState",
     "SnAp",
     "TraceState",
@@ -48,6 +51,7 @@ __all__ = [
     "cells",
     "gradient_free",
     "losses",
+    "plan",
     "tasks",
     "training",
     "value_and_grad",

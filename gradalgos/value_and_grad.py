@@ -13,6 +13,7 @@ from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
 from gradalgos.losses import mse
+from gradalgos.planner.auto import Auto
 
 __all__ = ["value_and_grad"]
 
@@ -79,6 +80,8 @@ def value_and_grad(
             ``CheckpointedBPTT()``, ``RTRL()``, ``Hybrid(block=h)``, or an approximate
             online method (``SnAp(order)``, ``RFLO()``, ``EProp()``, ``Immediate()``, …,
             :mod:`gradalgos.algorithms.registry`): its step scanned with fixed weights.
+            ``Auto(memory_budget=...)`` plans on first use per shapes (:func:`gradalgos.plan`)
+            and is then the method it chose.
         cell: any :class:`gradalgos.cells.AbstractCell`.
         params: the cell's parameter pytree (as from ``cell.init``), one float dtype.
         state0: initial state (as from ``cell.initial_state()``); for batched ``xs`` either
@@ -109,6 +112,10 @@ def value_and_grad(
             f"{algorithm!r}"
         )
     v = validate(cell, params, state0, xs, targets, mask, loss)
+    if isinstance(algorithm, Auto):  # plan once per shapes (compile-only), then be the choice
+        algorithm = algorithm.resolve(
+            cell, v.params, v.state0, v.xs, v.targets, loss=loss, mask=v.mask, key=key
+        )
     if isinstance(algorithm, AbstractOnlineAlgorithm):
         key = check_key(algorithm, cell, key)
         algorithm.check_supported(cell, v.params, cell.initial_state(v.xs.dtype))
