@@ -31,6 +31,11 @@ from gradalgos.plots.report import FIGURES
 # ---------------------------------------------------------------- fitting (synthetic data)
 
 
+def _text(report: Path) -> str:
+    """REPORT.md and the DETAILS.md beside it (the long tables live there)."""
+    return report.read_text() + (report.parent / "DETAILS.md").read_text()
+
+
 @pytest.mark.parametrize("k", [0.5, 1.0, 2.0, 3.0, 4.0])
 def test_fit_recovers_exact_power_law(k: float) -> None:
     n = np.array([8, 16, 32, 64, 128, 256])
@@ -295,7 +300,7 @@ def test_failures_are_recorded_and_reported(tmp_path: Path, worker: Worker) -> N
     assert "no-such-cell" in rows[bad_cell.label]["reason"]
     assert "time limit" in rows[slow.label]["reason"]
     assert rows[good.label]["status"] == "ok"
-    report = make_report(results, tmp_path).read_text()
+    report = _text(make_report(results, tmp_path))
     for config in (bad_setting, bad_cell, slow):
         assert config.label in report
 

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradalgos.plots import tables
+from gradalgos.plots import headline, tables
 from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.online_step import FIGURE as ONLINE_STEP_FIGURE
+from gradalgos.plots.online_step import SWEEP as ONLINE_STEP_SWEEP
 from gradalgos.plots.online_step import figure_online_step, online_step_section
 from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
 from gradalgos.plots.parallel import figure_parallel, parallel_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
-from gradalgos.plots.results import Row, comparable, latest, load_rows, on_gpu
+from gradalgos.plots.results import Row, comparable, latest, load_rows, on_gpu, run_of, select
 from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
 from gradalgos.plots.tbptt import figure_tbptt_bias
 
@@ -278,11 +280,38 @@ def _spread_section(spread: dict[str, RunSpread], one_cpu: dict[str, RunSpread])
     return text
 
 
+def _provenance(rows: Sequence[Row], version: str | None) -> str:
+    """One sentence: what was run where, how often, when, and at which code version."""
+    dates = sorted(r["date"] for r in rows if "date" in r)
+    runs = len({run_of(r) for r in rows})
+    commits = sorted({str(r["git_commit"])[:10] for r in rows if r.get("git_commit")})
+    when = f"{dates[0][:16]} … {dates[-1][:16]} UTC" if dates else "an unrecorded date"
+    return (
+        f"Measured on {_distinct(rows, 'host_cpu')} ({_distinct(rows, 'host_cpus')} CPUs, "
+        f"device {_distinct(rows, 'device_kind')}), {runs} run{'s' if runs > 1 else ''}, "
+        f"{when}, code version `{version}` (git {', '.join(commits) or '—'}), "
+        f"jax {_distinct(rows, 'jax_version')}, {len(rows)} rows."
+    )
+
+
+def _wrap(text: str, width: int = 110) -> str:
+    """Hard-wrap prose lines over 200 characters (tables, headings and links stay whole)."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= 200 or line.startswith(("|", "#", "!", "<")):
+            lines.append(line)
+        else:
+            lines.append(textwrap.fill(line, width, break_long_words=False))
+    return "\n".join(lines)
+
+
 def make_report(
     results: str | Path, out: str | Path | None = None, *, code_version: str | None = None
 ) -> Path:
-    """Write the figures of :data:`FIGURES` and ``REPORT.md`` into ``out`` (on GPU rows, all
-    but :data:`CPU_ONLY_FIGURES`).
+    """Write the figures of :data:`FIGURES`, ``REPORT.md`` (headline, then the details a
+    reader needs) and ``DETAILS.md`` (provenance, method, acceptance list, run spreads, CPU
+    diagnostics, failures, every measurement) into ``out`` (on GPU rows, all but
+    :data:`CPU_ONLY_FIGURES`).
 
     Arguments:
         results: the ``results.jsonl`` file.
@@ -320,45 +349,55 @@ def make_report(
     if "page_faults.png" in figures:
         figure_page_faults(rows, out)
     figure_online_step(rows, out)
+    if not select(rows, sweep=ONLINE_STEP_SWEEP):  # drawn (empty) but not linked
+        figures.pop(ONLINE_STEP_FIGURE, None)
     failed = len(all_rows) - len(rows)
-    parts = [
-        _header(every, version, results),
+    online = [
+        "## Online methods: cost per step\n",
+        "One step of each online method's `update` beside BPTT's step, FLOP exponents and the "
+        "targets: [DETAILS.md](DETAILS.md#online-methods-cost-per-step) and [the figure]"
+        f"({ONLINE_STEP_FIGURE}).\n",
+    ]
+    if ONLINE_STEP_FIGURE not in figures:
+        online = []
+    time_caption = FIGURES["time_vs_n.png"]
+    found = headline.findings(rows, fits["time/step vs n"])
+    main = [
+        "# gradalgos benchmark report\n",
+        _provenance(every, version) + "\n",
+        "Time, memory and FLOPs per step (n = hidden units, T = sequence length of the config); "
+        "memory is XLA's scratch (`temp_size_in_bytes`):\n",
+        headline.headline_table(rows),
+        f"![{time_caption}](time_vs_n.png)\n",
+        "**Findings.**\n",
+        *(f"- {f}" for f in found),
+        "",
+        f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed. Provenance, method, "
+        "acceptance list, run-to-run spreads, CPU diagnostics, failures and every measurement: "
+        "[DETAILS.md](DETAILS.md). Regenerate with "
+        f"`python -m gradalgos.plots {_shown(results)}`.\n",
         *_optional(
             out / "NOTES.md",
-            "## Notes on this run (written by hand, beside the generated figures)\n",
+            "## Notes on this run (written by hand)\n",
+            "Notes beside the generated figures: [NOTES.md](NOTES.md).\n",
         ),
-        f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed (listed below).\n",
-        "## Acceptance figures\n",
-        tables.acceptance_table(rows, fits, cross, block_info, spread, spread_one_cpu),
-        "## Fitted exponents vs theory\n",
+        "## Scaling exponents vs theory\n",
+        "Each exponent is a least-squares slope in log-log over the top octaves of its sweep; "
+        "the local slopes show where a regime changes.\n",
         tables.exponent_table(rows, fits),
-        "## Run-to-run spread of the time exponents vs n\n",
-        _spread_section(spread, spread_one_cpu),
-        "## One CPU vs all CPUs: RTRL and the hybrid\n",
-        parallel_section(parallel, every),
-        "## Page faults and CPU time (CPU)\n",
-        page_fault_section(rows),
-        "## Online methods: cost per step\n",
-        online_step_section(rows),
-        "## Figures\n",
-        *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in figures.items()),
-        "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",
-        tables.agreement_table(rows),
-        "Each cell: relative L2 error / 1 − cosine. TBPTT is biased by design (its error is "
-        "the truncation bias, not round-off). BPTT in float64 *is* the reference computation "
-        "(0 by construction); the hand-written jax.grad(scan) baseline is the independent "
-        "float64 check of it.\n",
-        "## Baselines: our time / hand-written `jax.jit(jax.value_and_grad(loss over "
-        "lax.scan))`, sweep n\n",
+        *online,
+        "## Gradient agreement\n",
+        "Worst relative L2 error vs float64 BPTT, algorithm × cell (with 1 − cosine: DETAILS.md). "
+        "TBPTT's error is its truncation bias; float64 BPTT is the reference (0 by "
+        "construction).\n",
+        tables.agreement_table(rows, cosine=False),
+        "## Baselines\n",
+        "Our time / hand-written `jax.jit(jax.value_and_grad(loss over lax.scan))` in the n "
+        "sweep (T = 8), each ratio from one run:\n",
         tables.baseline_table(every),
-        "Each ratio divides two times measured in one run (the same `run_id`); where several "
-        "runs measured both, it is the median of their ratios (the baseline's time column: the "
-        "median over its runs). A ratio is blank where no run measured both: measure them in "
-        "one invocation, e.g. `--sweeps n --algorithms jax-scan tbptt --with-torch --force`. "
-        "The n sweep runs T = 8 steps: TBPTT (k = 2) and checkpointed BPTT (segments of 3) "
-        "compute each window's parameter gradient (n² numbers) apart and add it to the total, "
-        "a pass over n² numbers per window that BPTT makes once per call; longer windows "
-        "amortize it.\n",
+        "## Figures\n",
+        *(f"- [{caption}]({name})" for name, caption in figures.items() if name != "time_vs_n.png"),
+        "",
         "## Core performance targets\n",
         _core_targets(out / "core_targets.json", version),
         *_optional(
@@ -367,13 +406,28 @@ def make_report(
             "Learning curves, gradient-free baselines and paper reproductions: "
             "[TRAINING.md](TRAINING.md) (`nox -s compare`).\n",
         ),
+    ]
+    details = [
+        "# gradalgos benchmark report: details\n",
+        "The long tables behind [REPORT.md](REPORT.md), from the same rows.\n",
+        _header(every, version, results).replace("# gradalgos benchmark report\n", "", 1),
+        "## Acceptance figures\n",
+        tables.acceptance_table(rows, fits, cross, block_info, spread, spread_one_cpu),
+        "## Run-to-run spread of the time exponents vs n\n",
+        _spread_section(spread, spread_one_cpu),
+        *(["## Online methods: cost per step\n", online_step_section(rows)] if online else []),
+        "## One CPU vs all CPUs: RTRL and the hybrid\n",
+        parallel_section(parallel, every),
+        "## Page faults and CPU time (CPU)\n",
+        page_fault_section(rows),
+        "## Gradient agreement (relative L2 error / 1 − cosine vs float64 BPTT)\n",
+        tables.agreement_table(rows),
         "## Failed configs\n",
         tables.failed_table(all_rows),
         "## All measurements\n",
-        "<details><summary>table</summary>\n",
         tables.measurements_table(rows),
-        "</details>\n",
     ]
+    (out / "DETAILS.md").write_text("\n".join(details))
     report = out / "REPORT.md"
-    report.write_text("\n".join(parts))
+    report.write_text(_wrap("\n".join(main)))
     return report

@@ -109,7 +109,7 @@ def figure_time_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``time_vs_n.png``: median wall time per step vs n (log-log)."""
     axes = ("n", "n", "time_per_step_s", "hidden units n", "median wall time per step [s]")
     note = "thick: least-squares fit over the top 2 octaves; dotted: theory slope"
-    title = "Time per step vs hidden size n"
+    title = "Time per step vs hidden size n\n" + _sweep_T(rows)
     return _figure(rows, out, "time_vs_n.png", title, axes, theory.TIME_VS_N, note)
 
 
@@ -125,21 +125,21 @@ def figure_memory_vs_T(rows: Sequence[Row], out: Path) -> ScalingFits:
 def figure_memory_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``memory_vs_n.png``: XLA temp bytes vs n in the n sweep (log-log)."""
     axes = ("n", "n", "mem_temp_size_in_bytes", "hidden units n", _TEMP)
-    note = "T as in the n sweep (" + _sweep_T(rows) + ")"
-    title = "XLA temporary memory vs hidden size n"
+    note = "T differs by algorithm: compare slopes, not levels across T"
+    title = "XLA temporary memory vs hidden size n\n" + _sweep_T(rows)
     return _figure(rows, out, "memory_vs_n.png", title, axes, theory.MEMORY_VS_N, note)
 
 
 def _sweep_T(rows: Sequence[Row]) -> str:
-    """The sequence lengths of the n sweep per algorithm, e.g. ``"bptt T=128; rtrl T=16"``."""
-    parts = []
+    """The n sweep's sequence lengths, grouped: ``"T = 8: bptt, tbptt; T = 2n: hybrid"``."""
+    groups: dict[str, list[str]] = {}
     for alg in _ORDER:
         pts = select(rows, sweep="n", algorithm=alg)
         Ts = sorted({r["T"] for r in pts})
         if len(Ts) == 1:
-            parts.append(f"{alg} T={Ts[0]}")
+            groups.setdefault(f"T = {Ts[0]}", []).append(alg)
         elif Ts and len({r["T"] / r["n"] for r in pts}) == 1:
-            parts.append(f"{alg} T={pts[0]['T'] // pts[0]['n']}n")
+            groups.setdefault(f"T = {pts[0]['T'] // pts[0]['n']}n", []).append(alg)
         elif Ts:
-            parts.append(f"{alg} T={Ts[0]}…{Ts[-1]}")
-    return "; ".join(parts)
+            groups.setdefault(f"T = {Ts[0]}…{Ts[-1]}", []).append(alg)
+    return "; ".join(f"{t}: {', '.join(algs)}" for t, algs in groups.items())

@@ -73,9 +73,9 @@ def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
     return table(headers, out)
 
 
-def agreement_table(rows: Sequence[Row]) -> str:
-    """Worst relative L2 error and its 1 − cosine vs the float64 reference, algorithm × cell ×
-    dtype, over the agreement sweep."""
+def agreement_table(rows: Sequence[Row], cosine: bool = True) -> str:
+    """Worst relative L2 error (and, with ``cosine``, its 1 − cosine) vs the float64 reference,
+    algorithm × cell × dtype, over the agreement sweep."""
     rows = select(rows, sweep="agreement")
     cells = sorted({r["cell"] for r in rows})
     out = []
@@ -92,7 +92,8 @@ def agreement_table(rows: Sequence[Row]) -> str:
                     line.append("not compared")
                     continue
                 worst = max(pts, key=lambda r: r["rel_err"])
-                line.append(f"{fmt(worst['rel_err'], 2)} / {fmt(1 - worst['cosine'], 2)}")
+                err = fmt(worst["rel_err"], 2)
+                line.append(f"{err} / {fmt(1 - worst['cosine'], 2)}" if cosine else err)
             out.append(line)
     return table(["algorithm", "dtype", *cells], out)
 
