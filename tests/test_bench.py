@@ -305,6 +305,31 @@ def test_failures_are_recorded_and_reported(tmp_path: Path, worker: Worker) -> N
         assert config.label in report
 
 
+def test_the_harness_imports_no_plots() -> None:
+    """gradalgos.bench never imports gradalgos.plots (the report runs in its own process)."""
+    bench = Path(__file__).resolve().parents[1] / "gradalgos" / "bench"
+    for path in bench.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n.startswith("gradalgos.plots") for n in names), path.name
+
+
+def test_a_run_without_out_writes_beside_the_committed_reports() -> None:
+    """Without ``--out`` a run writes to reports/local/<machine>/, never to reports/."""
+    from gradalgos.bench.cli import default_out, parser
+
+    assert parser().parse_args([]).out is None
+    meta = {"host_cpu": "Intel(R) Xeon(R) Processor", "host_cpus": 2}
+    assert default_out(meta, "cpu") == Path("reports/local/cpu-intel-xeon-processor-2cpu")
+    assert default_out({**meta, "host_cpus": 16}, "gpu").parent == Path("reports/local")
+
+
 def test_gpu_request_without_gpu_is_a_clear_error() -> None:
     w = Worker("gpu")
     try:

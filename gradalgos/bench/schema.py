@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-__all__ = ["COMMON_FIELDS", "MEASURED_FIELDS", "STEP_FIELDS"]
+__all__ = ["BASELINES", "COMMON_FIELDS", "MACHINE_FIELDS", "MEASURED_FIELDS", "STEP_FIELDS"]
+
+#: The ``algorithm`` of rows that time a baseline, not a gradalgos algorithm: hand-written
+#: ``jax.grad`` over ``lax.scan``, and PyTorch autograd.
+BASELINES: tuple[str, ...] = ("jax-scan", "torch")
+
+#: Row fields that identify the machine (and JAX) a row was measured on. Config keys include
+#: them, so a run on another machine measures afresh rather than skipping configs measured
+#: elsewhere; a report shows the rows of one machine only.
+MACHINE_FIELDS: tuple[str, ...] = (
+    "device_kind",
+    "device_count",
+    "host_cpu",
+    "host_cpus",
+    "jax_version",
+    "jaxlib_version",
+)
 
 #: Fields of every row, failed or not.
 COMMON_FIELDS: dict[str, str] = {

@@ -40,8 +40,10 @@ def reference_n(rows: Sequence[Row], sweep: str, algorithms: Sequence[str]) -> i
 
 
 def _at(rows: Sequence[Row], sweep: str, alg: str, n: int | None) -> Row | None:
-    pts = [r for r in _main(rows, sweep) if r["algorithm"] == alg and r["n"] == n]
-    return pts[-1] if pts else None
+    """The row of ``alg`` at ``n``, else at the largest n below it (the table says which)."""
+    pts = [r for r in _main(rows, sweep) if r["algorithm"] == alg and n and r["n"] <= n]
+    top = max((r["n"] for r in pts), default=None)
+    return [r for r in pts if r["n"] == top][-1] if pts else None
 
 
 def worst_errors(rows: Sequence[Row], algorithms: Sequence[str]) -> dict[str, float]:
@@ -183,7 +185,8 @@ def _exponents(fits: ScalingFits) -> str | None:
         if fit is not None and th is not None:
             parts.append(f"{label(alg)} {fit.slope:.2f} (theory {th:g})")
     if not parts:
-        return None
+        small = [a for a in registry.names(exact=True) if a in fits]
+        return "Time exponents vs n: too small to fit (n below 128)." if small else None
     return "Fitted time-per-step exponents vs n over the top octaves: " + ", ".join(parts) + "."
 
 

@@ -14,12 +14,14 @@ from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.results import BASELINES, Row, select
 
 __all__ = [
+    "MIN_FIT_X",
     "ScalingFits",
     "figure_memory_vs_T",
     "figure_memory_vs_n",
     "figure_time_vs_n",
     "main_cell",
     "scaling_fits",
+    "too_small",
 ]
 
 #: ``{algorithm: fit or None}`` for one figure.
@@ -39,14 +41,28 @@ def main_cell(rows: Sequence[Row]) -> list[Row]:
     return [r for r in rows if r["cell"] == cell and r["dtype"] == dtype]
 
 
+#: A fit's largest x must reach this (by x field): below it per-call overheads dominate and
+#: no exponent means anything (a ``--quick`` run: "too small to fit").
+MIN_FIT_X: dict[str, float] = {"n": 128, "T": 1024}
+
+
 def scaling_fits(rows: Sequence[Row], sweep: str, x: str, y: str) -> ScalingFits:
-    """Fitted log-log slope of ``y`` vs ``x`` per algorithm in ``sweep`` (top two octaves)."""
+    """Fitted log-log slope of ``y`` vs ``x`` per algorithm in ``sweep`` (top two octaves);
+    ``None`` where the points stop below :data:`MIN_FIT_X`."""
     rows = main_cell(select(rows, sweep=sweep))
-    return {
-        alg: fit_loglog(*style.series(select(rows, algorithm=alg), x, y))
-        for alg in _ORDER
-        if select(rows, algorithm=alg)
-    }
+    out: ScalingFits = {}
+    for alg in _ORDER:
+        xs, ys = style.series(select(rows, algorithm=alg), x, y)
+        if len(xs):
+            big = xs.max() >= MIN_FIT_X.get(x, 0)
+            out[alg] = fit_loglog(xs, ys) if big else None
+    return out
+
+
+def too_small(rows: Sequence[Row], sweep: str, alg: str, x: str = "n") -> bool:
+    """Whether ``alg`` has points in ``sweep`` that all stop below :data:`MIN_FIT_X`."""
+    xs = [r[x] for r in select(rows, sweep=sweep, algorithm=alg)]
+    return bool(xs) and max(xs) < MIN_FIT_X.get(x, 0)
 
 
 def _plot(
