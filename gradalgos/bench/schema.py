@@ -54,12 +54,9 @@ COMMON_FIELDS: dict[str, str] = {
     "host_cpus": "CPU count of the host",
     "host_cpu": "CPU model",
     "python": "Python version",
-    "allocator_env": "memory-allocator environment variables set for the run (GLIBC_TUNABLES, "
-    "LD_PRELOAD, MALLOC_ARENA_MAX), null when none: they change CPU timings",
     "device_kind": "JAX device kind",
     "jax_version": "jax version",
     "jaxlib_version": "jaxlib version",
-    "load_avg_1m": "host 1-minute load average after the config (the benchmark adds ≈ 1–2)",
 }
 
 #: Further fields of a successful row.
