@@ -214,7 +214,8 @@ def findings(rows: Sequence[Row], time_fits: ScalingFits) -> list[str]:
     if worst:
         cells = sorted({r["cell"] for r in select(rows, sweep="agreement")})
         out.append(
-            f"Every exact method matches float64 BPTT on {len(cells)} cells to a relative error "
+            f"Every exact method matches float64 BPTT on {len(cells)} "
+            f"cell{'s' if len(cells) > 1 else ''} to a relative error "
             "of at most " + " and ".join(f"{fmt(worst[d], 2)} in {d}" for d in sorted(worst)) + "."
         )
     if text := _exponents(time_fits):
