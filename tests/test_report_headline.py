@@ -124,7 +124,7 @@ def test_report_first_screen_has_table_figure_and_findings(rendered: tuple[str, 
     assert "At T = 256 and n = 16, checkpointed BPTT needs the least" in text
     assert f"{less:.0f}× less than BPTT's" in text
     assert "at most 3e-07 in float32" in text
-    assert "costs 2.0× (SnAp-1) to 4.0× (UORO) a BPTT step" in text
+    assert "like BPTT's) costs 2.0× (SnAp-1) to 4.0× (UORO) a BPTT step" in text
     # RTRL's and the hybrid's n stop at 64 and T at 256: no exponent is fitted or judged there.
     assert "| RTRL time exponent vs n | — | too small to fit |" in details
     assert "RTRL time exponent vs n = 4" not in details

@@ -286,8 +286,9 @@ def make_report(
     main = [
         "# gradalgos benchmark report\n",
         _provenance(every, version) + "\n",
-        "Time, memory and FLOPs per step (n = hidden units, T = sequence length of the config); "
-        "memory is XLA's scratch (`temp_size_in_bytes`):\n",
+        "Time, memory and FLOPs per step (n = hidden units, T = sequence length of the config; "
+        "approximate methods: their step scanned over T in one call); memory is XLA's scratch "
+        "(`temp_size_in_bytes`):\n",
         headline.headline_table(rows),
         f"![{time_caption}](time_vs_n.png)\n",
         "**Findings.**\n",
