@@ -10,7 +10,6 @@ from pathlib import Path
 from gradalgos.plots import headline, tables
 from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
-from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.online_step import FIGURE as ONLINE_STEP_FIGURE
 from gradalgos.plots.online_step import SWEEP as ONLINE_STEP_SWEEP
@@ -83,34 +82,8 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         "- command(s): " + "; ".join(f"`{c}`" for c in commands),
         _runs_line(rows),
         "",
-        "**Method.** Each config is jitted, lowered and compiled once (compile time recorded "
-        "apart), called once to warm up, then timed over at least `repeats` (5) calls "
-        "ended by `block_until_ready` (fast configs: more calls, up to 0.2 s in all); "
-        "figures use the median, time per step = median / T. Memory is "
-        "XLA's own accounting (`compiled.memory_analysis()`): `temp_size_in_bytes` is the "
-        "scratch memory the algorithm needs beyond its inputs and outputs. Gradients are "
-        "compared with BPTT run in float64 on the same values. Exponents are least-squares "
-        f"slopes in log-log over the top {FIT_OCTAVES} octaves of each measured range (at least "
-        "3 points), where per-step overheads no longer dominate; the local slopes between "
-        "consecutive points are listed so the approach to the asymptote can be judged. "
-        "Configs run one at a time in a worker process; other load on the machine adds noise "
-        "(compare the median and minimum columns of the last table).",
-        "",
-        "**Reading the exponents.** A local slope jumps where a working set leaves a cache level "
-        "or where XLA switches kernels, so a fit is meaningful only within one regime; the fit "
-        "range is stated with each exponent. A time exponent is the operation-count exponent "
-        "plus the change in time per operation: while the achieved FLOP rate still rises with n "
-        "(figure *Achieved rate*), the fitted exponent sits below the theory. On a CPU, RTRL's "
-        "and the hybrid's exponents also move between runs (section *Run-to-run spread*). "
+        "How each number is measured, and how to read the exponents: `docs/benchmark.md`. "
         + CPU_NOISE,
-        "",
-        "**Hybrid vs h.** Per step the hybrid costs O(S·cost(step) + S·P + S²·P/h) and stores "
-        "O(S·P + h·S²): its time falls with h at every h (no interior minimum), its memory "
-        "grows, and time × memory is least near h = S, where each h-dependent term equals its "
-        "h-independent partner; the table below gives the measured h of both. Its times are "
-        "the median of every timed call of each h over all runs of this code version, and a "
-        "rise in time from one h to the next is called one only where the interquartile "
-        "ranges of the calls do not overlap (the figure's bars).",
         "",
     ]
     return "\n".join(lines)
