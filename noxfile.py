@@ -1,9 +1,20 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s train`, `nox -s compare`."""
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s train`, `nox -s compare`.
+
+bench, train and compare share one environment (`.nox/gradalgos`, JAX and the plotting and
+training extras, ~700 MB), built by the first of them and reused by the others.
+"""
+
+import os
+import sys
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
+
+#: The environment that bench, train and compare share.
+SHARED = Path(".nox") / "gradalgos"
 
 
 @nox.session
@@ -25,22 +36,34 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session
+def _shared_python(session: nox.Session) -> str:
+    """The shared environment's interpreter, with gradalgos[bench] installed (once)."""
+    python = SHARED / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(SHARED), external=True)
+    marker = SHARED / ".installed"
+    if not marker.exists() or marker.stat().st_mtime < Path("pyproject.toml").stat().st_mtime:
+        session.run(str(python), "-m", "pip", "install", "-e", ".[bench]", external=True)
+        marker.touch()
+    return str(python)
+
+
+@nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Benchmark sweep → reports/results.jsonl, figures and REPORT.md (`-- --help` for options)."""
-    session.install("-e", ".[bench]")
-    session.run("python", "-m", "gradalgos.bench", *session.posargs)
+    """Benchmark sweep → reports/local/<machine>/ (`-- --out reports` updates the committed
+    reports; `-- --help` for options)."""
+    session.run(_shared_python(session), "-m", "gradalgos.bench", *session.posargs, external=True)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Train one cell on one task (`-- --help` for options)."""
-    session.install("-e", ".[bench]")
-    session.run("python", "-m", "gradalgos.training", "train", *session.posargs)
+    python = _shared_python(session)
+    session.run(python, "-m", "gradalgos.training", "train", *session.posargs, external=True)
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def compare(session: nox.Session) -> None:
     """Train every algorithm on a few tasks; learning curves into reports/."""
-    session.install("-e", ".[bench]")
-    session.run("python", "-m", "gradalgos.training", "compare", *session.posargs)
+    python = _shared_python(session)
+    session.run(python, "-m", "gradalgos.training", "compare", *session.posargs, external=True)

@@ -1,4 +1,5 @@
-"""Page-fault and CPU-time counters: the bench's measurement of them, and the report section."""
+"""Page-fault and CPU-time counters: the bench's measurement of them, and their section in
+benchmarks/cpu_noise.py (outside the default report)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ from gradalgos.bench.timing import (
     counters_per_call,
     cpu_counters,
 )
-from gradalgos.plots.page_faults import (
-    ON_GPU,
-    cpu_time_fits,
-    figure_page_faults,
-    page_fault_section,
-)
 from tests.rows import n_sweep_row
+from tests.test_parallel import benchmark_module
+
+_faults = benchmark_module("cpu_page_faults")
+ON_GPU, cpu_time_fits = _faults.ON_GPU, _faults.cpu_time_fits
+figure_page_faults, page_fault_section = _faults.figure_page_faults, _faults.page_fault_section
 
 NS = (64, 128, 256, 512)
 

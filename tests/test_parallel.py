@@ -5,9 +5,12 @@ Synthetic rows only for the report (no timing is asserted); the pinning runs no 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,13 +20,33 @@ from gradalgos.bench.affinity import PinningError, cpus_in_use, pinned
 from gradalgos.bench.pool import Worker
 from gradalgos.bench.sweeps import HYBRID_BLOCKS, SIZES
 from gradalgos.plots import make_report
-from gradalgos.plots.parallel import figure_parallel, parallel_section, speedups
 from gradalgos.plots.repeats import run_spread
-from gradalgos.plots.report import CPU_ONLY_FIGURES, FIGURES
+from gradalgos.plots.report import FIGURES
 from gradalgos.plots.tables import acceptance_table, exponent_table
 from tests.rows import n_sweep_row
 
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_module(name: str) -> Any:
+    """A module of benchmarks/ (the CPU diagnostics live there, outside the default path)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+cpu_parallel = benchmark_module("cpu_parallel")
+figure_parallel, parallel_section = cpu_parallel.figure_parallel, cpu_parallel.parallel_section
+speedups = cpu_parallel.speedups
+
 linux = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux affinity")
+
+
+def _text(report: Path) -> str:
+    """REPORT.md and the DETAILS.md beside it (the long tables live there)."""
+    return report.read_text() + (report.parent / "DETAILS.md").read_text()
 
 
 @linux
@@ -149,23 +172,15 @@ def test_one_cpu_runs_are_fitted_apart_and_pooled() -> None:
     assert "hybrid (h = S) time exponent vs n, one CPU, median time of 2 runs = 3 ± 0.3" in table
 
 
-def test_report_of_gpu_rows_leaves_out_the_cpu_only_figures(tmp_path: Path) -> None:
-    """A GPU report neither draws nor embeds the one-CPU and page-fault figures, and removes
-    the ones an earlier report left in its folder; a CPU report embeds every figure. The load
-    line of the header reads the host's load as that device's runs raise it."""
-    provenance = {"command": "python -m gradalgos.bench", "date": "2026-11-26T00:00:00+00:00"}
-    provenance |= {"load_avg_1m": 5.0, "host_cpus": 16}
-    rows = [n_sweep_row("hybrid", n, time_per_step_s=1e-9 * n**3, **provenance) for n in _NS]
+def test_cpu_diagnostics_are_outside_the_default_report(tmp_path: Path) -> None:
+    """The report draws its figures only and points at benchmarks/cpu_noise.py, which writes
+    CPU_NOISE.md with the one-CPU section and both CPU figures from the same rows."""
+    every = _rows("a", "rtrl", 4, 0.3, 1.2) + _rows("a", "hybrid", 2.95, 0.25, 1.1)
     results = tmp_path / "results.jsonl"
-    for device, embedded, load in (
-        ("cpu", set(FIGURES), "other processes shared the CPUs"),
-        ("gpu", set(FIGURES) - CPU_ONLY_FIGURES, "XLA's GPU compiler runs on several host"),
-    ):
-        results.write_text("".join(json.dumps({**r, "device": device}) + "\n" for r in rows))
-        text = make_report(results).read_text()
-        shown = {name for name in FIGURES if f"]({name})" in text}
-        assert shown == embedded, device
-        assert {p.name for p in tmp_path.glob("*.png")} == embedded, device
-        # The header reads the host's load by what raises it on that device.
-        assert "median 5.00, max 5.00 on 16 CPUs" in text and load in text, device
-    assert "Not applicable" in text.split("## One CPU vs all CPUs")[1]
+    results.write_text("".join(json.dumps(r) + "\n" for r in every))
+    text = _text(make_report(results))
+    assert {p.name for p in tmp_path.glob("*.png")} == set(FIGURES)
+    assert "benchmarks/cpu_noise.py" in text
+    page = benchmark_module("cpu_noise").write(results, tmp_path).read_text()
+    assert "| hybrid (h = S) | 3 | 2.95 (n = 128…512) | 2.70 (n = 128…512) | 0.25" in page
+    assert {"parallel.png", "page_faults.png"} <= {p.name for p in tmp_path.glob("*.png")}

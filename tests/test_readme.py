@@ -13,13 +13,45 @@ import pytest
 
 import gradalgos as ga
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+#: The README's examples go on in this page (the sharding example).
+SCALING_OUT = ROOT / "docs" / "scaling_out.md"
+REPORT = ROOT / "reports" / "REPORT.md"
 
 
 def python_blocks() -> list[str]:
-    """The README's fenced ```python blocks, dedented (some sit inside list items)."""
-    text = README.read_text(encoding="utf-8")
+    """The fenced ```python blocks of the README, then of docs/scaling_out.md, dedented."""
+    text = README.read_text(encoding="utf-8") + SCALING_OUT.read_text(encoding="utf-8")
     return [textwrap.dedent(b) for b in re.findall(r"```python\n(.*?)```", text, re.S)]
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Prose paragraphs: blank-line separated, fenced code and tables left out."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    blocks = [b for b in re.split(r"\n\s*\n", text) if b.strip()]
+    return [b for b in blocks if not b.lstrip().startswith("|")]
+
+
+def test_readme_is_one_screen_with_results():
+    """A results table within the first 60 lines; no paragraph over 120 words."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert any(line.startswith("| algorithm |") for line in lines[:60])
+    longest = max(_paragraphs("\n".join(lines)), key=lambda p: len(p.split()))
+    assert len(longest.split()) <= 120, longest[:200]
+
+
+def test_readme_results_are_the_committed_reports():
+    """The README's results table is the committed report's headline table, row for row (a
+    re-rendered report whose numbers moved must be copied again)."""
+
+    def table(path: pathlib.Path) -> list[str]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("| algorithm |"))
+        end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), None)
+        return lines[start:end]
+
+    assert table(README) == table(REPORT)
 
 
 def test_readme_has_the_usage_online_and_sharding_examples():

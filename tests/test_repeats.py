@@ -41,6 +41,11 @@ def _power_law(alg: str, slope: float, scale: float = 1.0) -> list[dict]:
     return [_row(alg, n, scale * 1e-9 * n**slope) for n in NS]
 
 
+def _text(report: Path) -> str:
+    """REPORT.md and the DETAILS.md beside it (the long tables live there)."""
+    return report.read_text() + (report.parent / "DETAILS.md").read_text()
+
+
 def test_split_runs_takes_the_rth_measurement_of_each_config() -> None:
     first = _power_law("rtrl", 4.0) + _power_law("hybrid", 3.0)
     second = _power_law("hybrid", 2.5)  # a partial rerun: only the hybrid
@@ -113,7 +118,7 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
     rerun = [{**r, "command": "python -m gradalgos.bench --force"} for r in _power_law("rtrl", 4.1)]
     rows = [*_power_law("rtrl", 3.7), *rerun]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    text = make_report(results).read_text()
+    text = _text(make_report(results))
     # The header names both runs' commands; the section fits each run apart.
     assert "`python -m gradalgos.bench`; `python -m gradalgos.bench --force`" in text
     section = text.split("## Run-to-run spread")[1].split("\n## ")[0]
@@ -123,7 +128,7 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
     # With run ids the header counts the runs, and each run is fitted apart by its id.
     rows = [{**r, "run_id": "b" if r in rerun else "a"} for r in rows]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    text = make_report(results).read_text()
+    text = _text(make_report(results))
     assert "- runs: 2 (run ids `a`, `b`)" in text
     assert "3.70 4.10" in text.split("## Run-to-run spread")[1]
     # The median of two runs is their mean; the pooled slope is numpy's fit of those medians
@@ -136,6 +141,6 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
 def test_report_with_one_run_says_how_to_add_runs(tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     results.write_text("".join(json.dumps(r) + "\n" for r in _power_law("rtrl", 4.0)))
-    text = make_report(results).read_text()
+    text = _text(make_report(results))
     section = text.split("## Run-to-run spread")[1].split("\n## ")[0]
     assert "--force" in section

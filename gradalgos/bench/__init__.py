@@ -1,8 +1,10 @@
 """Benchmark harness: time, memory and gradient agreement of every algorithm × cell.
 
 ``python -m gradalgos.bench`` (``nox -s bench``) runs the sweeps of :mod:`.sweeps` in a worker
-process (:mod:`.worker`), appends one JSON line per config to ``reports/results.jsonl``
-(:mod:`.store`) and regenerates the figures and ``REPORT.md`` (:mod:`gradalgos.plots`).
+process (:mod:`.worker`), appends one JSON line per config to ``OUT/results.jsonl``
+(:mod:`.store`; OUT defaults to ``reports/local/<machine>/``), then runs
+``python -m gradalgos.plots`` in its own process for the figures and ``REPORT.md``: nothing
+here imports :mod:`gradalgos.plots`.
 """
 
 from gradalgos.bench.cli import main

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +19,7 @@ from gradalgos.bench.specs import ALGORITHMS
 from gradalgos.bench.sweeps import SWEEPS, SweepOptions, build_configs
 from gradalgos.bench.version import run_metadata
 
-__all__ = ["TIME_LIMITS", "main", "parser"]
+__all__ = ["TIME_LIMITS", "default_out", "main", "parser"]
 
 #: Default seconds per config, by sweep mode (``--full`` reaches RTRL and the hybrid at n = 768,
 #: minutes per config on a 2-core CPU).
@@ -56,7 +59,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gradalgos.bench",
         description="Time, memory and gradient agreement of gradalgos's algorithms; results "
-        "appended to OUT/results.jsonl, then figures and OUT/REPORT.md regenerated from it.",
+        "appended to OUT/results.jsonl, then figures, OUT/REPORT.md and OUT/DETAILS.md "
+        "regenerated from it (python -m gradalgos.plots), and a headline printed.",
     )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="tiny sweep (≤ 1 minute)")
@@ -123,7 +127,12 @@ def parser() -> argparse.ArgumentParser:
         "with the worker pinned to one CPU, on a CPU only; online-step times one step of every "
         "online method beside BPTT's step)",
     )
-    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: reports/local/<machine>/, so that a run never changes the "
+        "committed reports; `--out reports` updates them)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -175,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.device != "cpu" and "n-1cpu" in opts.sweeps:
         print(f"note: --device {opts.device}: the n-1cpu sweep runs on a CPU only", file=sys.stderr)
     meta = run_metadata(argv)
-    results = args.out / "results.jsonl"
+    out = args.out if args.out is not None else default_out(meta, args.device)
+    results = out / "results.jsonl"
+    print(f"results and report: {out}/", file=sys.stderr)
     t0 = time.perf_counter()
     with Worker(args.device, fresh_per_config=args.fresh_process) as worker:
         try:
@@ -198,8 +209,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     if not args.no_report:
-        from gradalgos.plots import make_report
-
-        report = make_report(results, args.out, code_version=meta["code_version"])
-        print(f"report: {report} ({time.perf_counter() - t0:.0f} s in all)", file=sys.stderr)
+        # The plots read the results file in their own process: the harness imports no plots.
+        command = [sys.executable, "-m", "gradalgos.plots", str(results), str(out)]
+        done = subprocess.run([*command, "--code-version", meta["code_version"]], check=False)
+        if done.returncode:
+            print(f"error: the report failed: {shlex.join(command)}", file=sys.stderr)
+            return done.returncode
+        print(f"({time.perf_counter() - t0:.0f} s in all)", file=sys.stderr)
     return 0
+
+
+def default_out(meta: dict[str, Any], device: str) -> Path:
+    """``reports/local/<device>-<cpu model>-<cpus>cpu/``: one folder per kind of machine."""
+    name = f"{device}-{meta.get('host_cpu') or 'unknown'}-{meta.get('host_cpus')}cpu".lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"\(r\)|\(tm\)", "", name)).strip("-")
+    return Path("reports") / "local" / slug

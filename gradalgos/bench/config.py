@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gradalgos.plots.results import MACHINE_FIELDS
+from gradalgos.bench.schema import MACHINE_FIELDS
 
 __all__ = ["BenchConfig", "config_key"]
 
@@ -89,7 +89,7 @@ def config_key(
     config: BenchConfig, code_version: str, machine: Mapping[str, Any] | None = None
 ) -> str:
     """Identifier of a measurement (16 hex): the config, the code version it ran with and the
-    machine it ran on (the :data:`~gradalgos.plots.results.MACHINE_FIELDS` of ``machine``, a
+    machine it ran on (the :data:`~gradalgos.bench.schema.MACHINE_FIELDS` of ``machine``, a
     run's metadata), so a rerun skips only configs measured by this code on this machine."""
     where = [machine.get(field) for field in MACHINE_FIELDS] if machine is not None else None
     payload = json.dumps([config.to_dict(), code_version, where], sort_keys=True)

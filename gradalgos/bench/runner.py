@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -94,7 +93,6 @@ def run_configs(
             bar.set_description_str(f"[{i + 1}/{len(todo)}] {config.label}", refresh=True)
             result = worker.run(config, time_limit)
             row = _row(config, key, {**meta, **worker.metadata}, result)
-            row["load_avg_1m"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             append_row(results, row)
             if row["status"] == "ok":
                 summary.measured += 1

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-__all__ = ["COMMON_FIELDS", "MEASURED_FIELDS", "STEP_FIELDS"]
+__all__ = ["BASELINES", "COMMON_FIELDS", "MACHINE_FIELDS", "MEASURED_FIELDS", "STEP_FIELDS"]
+
+#: The ``algorithm`` of rows that time a baseline, not a gradalgos algorithm: hand-written
+#: ``jax.grad`` over ``lax.scan``, and PyTorch autograd.
+BASELINES: tuple[str, ...] = ("jax-scan", "torch")
+
+#: Row fields that identify the machine (and JAX) a row was measured on. Config keys include
+#: them, so a run on another machine measures afresh rather than skipping configs measured
+#: elsewhere; a report shows the rows of one machine only.
+MACHINE_FIELDS: tuple[str, ...] = (
+    "device_kind",
+    "device_count",
+    "host_cpu",
+    "host_cpus",
+    "jax_version",
+    "jaxlib_version",
+)
 
 #: Fields of every row, failed or not.
 COMMON_FIELDS: dict[str, str] = {
@@ -38,12 +54,9 @@ COMMON_FIELDS: dict[str, str] = {
     "host_cpus": "CPU count of the host",
     "host_cpu": "CPU model",
     "python": "Python version",
-    "allocator_env": "memory-allocator environment variables set for the run (GLIBC_TUNABLES, "
-    "LD_PRELOAD, MALLOC_ARENA_MAX), null when none: they change CPU timings",
     "device_kind": "JAX device kind",
     "jax_version": "jax version",
     "jaxlib_version": "jaxlib version",
-    "load_avg_1m": "host 1-minute load average after the config (the benchmark adds ≈ 1–2)",
 }
 
 #: Further fields of a successful row.

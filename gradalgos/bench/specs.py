@@ -13,7 +13,7 @@ from typing import Any
 
 from gradalgos.algorithms import registry
 from gradalgos.algorithms.base import AbstractAlgorithm
-from gradalgos.plots.results import BASELINES
+from gradalgos.bench.schema import BASELINES
 
 __all__ = [
     "ALGORITHMS",

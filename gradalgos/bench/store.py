@@ -5,12 +5,31 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-from gradalgos.plots.results import load_rows
+__all__ = ["append_row", "load_rows", "measured_keys"]
 
-__all__ = ["append_row", "measured_keys"]
+
+def load_rows(path: str | Path) -> list[dict[str, Any]]:
+    """All rows of a ``results.jsonl`` file, in file order; ``[]`` if it does not exist.
+
+    A line that is not valid JSON (e.g. cut by a crash) is skipped with a warning.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    with path.open() as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                warnings.warn(f"{path}:{i}: skipping a malformed line", stacklevel=2)
+    return rows
 
 
 def append_row(path: str | Path, row: dict[str, Any]) -> None:

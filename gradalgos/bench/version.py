@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime
 import hashlib
 import os
@@ -15,115 +14,30 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "canonical_dump",
     "code_version",
-    "executable_source",
     "git_commit",
     "new_run_id",
     "run_metadata",
 ]
 
-#: Environment variables that change how the process allocates memory (and so CPU timings).
-ALLOCATOR_ENV: tuple[str, ...] = ("GLIBC_TUNABLES", "LD_PRELOAD", "MALLOC_ARENA_MAX")
-
 _PACKAGE = Path(__file__).resolve().parents[1]  # gradalgos/
-
-
 #: What the benchmark measures: the top-level modules and these sub-packages. Training, tasks
 #: and plots do not change a measurement, so editing them does not invalidate results.
 MEASURED_PACKAGES: tuple[str, ...] = ("algorithms", "cells", "bench")
 
 
-#: The optional fields (``?`` in the ASDL grammar) of Python 3.11's syntax-tree nodes, which
-#: its ``ast.dump`` leaves out when they are ``None`` (:func:`canonical_dump`).
-_OPTIONAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "AnnAssign": ("value",),
-    "Assert": ("msg",),
-    "Assign": ("type_comment",),
-    "AsyncFor": ("type_comment",),
-    "AsyncFunctionDef": ("returns", "type_comment"),
-    "AsyncWith": ("type_comment",),
-    "Constant": ("kind",),
-    "ExceptHandler": ("type", "name"),
-    "For": ("type_comment",),
-    "FormattedValue": ("format_spec",),
-    "FunctionDef": ("returns", "type_comment"),
-    "ImportFrom": ("module", "level"),
-    "MatchAs": ("pattern", "name"),
-    "MatchMapping": ("rest",),
-    "MatchStar": ("name",),
-    "Raise": ("exc", "cause"),
-    "Return": ("value",),
-    "Slice": ("lower", "upper", "step"),
-    "With": ("type_comment",),
-    "Yield": ("value",),
-    "alias": ("asname",),
-    "arg": ("annotation", "type_comment"),
-    "arguments": ("vararg", "kwarg"),
-    "keyword": ("arg",),
-    "match_case": ("guard",),
-    "withitem": ("optional_vars",),
-}
-
-
 def code_version(package: Path = _PACKAGE) -> str:
-    """Hash (12 hex) of the measured ``.py`` sources (gradalgos/*.py and
+    """Hash (12 hex) of the bytes of the measured ``.py`` sources (gradalgos/*.py and
     :data:`MEASURED_PACKAGES`): results are reused (skip-if-measured) only while they are
-    unchanged. The code is hashed without its comments, docstrings and layout
-    (:func:`executable_source`), so editing documentation keeps the results valid."""
+    unchanged. Any edit of those files, a docstring too, starts a new version (and a report
+    shows the rows of one version: rows of an older one stay readable, as measured)."""
     h = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package)
         if len(rel.parts) > 1 and rel.parts[0] not in MEASURED_PACKAGES:
             continue
-        code = executable_source(path.read_text(encoding="utf-8"))
-        h.update(str(rel).encode() + b"\0" + code.encode() + b"\0")
+        h.update(rel.as_posix().encode() + b"\0" + path.read_bytes().replace(b"\r\n", b"\n"))
     return h.hexdigest()[:12]
-
-
-def executable_source(source: str) -> str:
-    """``source`` as its syntax tree without docstrings (:func:`canonical_dump`): two sources
-    that differ only in comments, docstrings or formatting give the same string, on every
-    Python version."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return canonical_dump(tree)
-
-
-def canonical_dump(node: object) -> str:
-    """``node`` written as Python 3.11's ``ast.dump`` writes it, on any Python version.
-
-    ``ast.dump`` itself differs between versions for the same source (3.12 adds
-    ``type_params=[]`` to every function and class, 3.13 leaves out empty lists), so hashing it
-    gave one tree a different code version per Python. Here every field is written as
-    ``name=value``; an optional field that is ``None`` is left out (as 3.11 does); so are an
-    empty ``type_params`` (it holds PEP 695 syntax, which 3.11 cannot parse) and an f-string's
-    empty literal parts (3.12.0-1 write one into the spec of ``f"{x:{w}}"``).
-    """
-    if isinstance(node, list):
-        return "[" + ", ".join(canonical_dump(item) for item in node) + "]"
-    if not isinstance(node, ast.AST):
-        return repr(node)
-    fields = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if value is None and name in _OPTIONAL_FIELDS.get(type(node).__name__, ()):
-            continue
-        if name == "type_params" and not value:
-            continue
-        if isinstance(node, ast.JoinedStr):
-            value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
-        fields.append(f"{name}={canonical_dump(value)}")
-    return f"{type(node).__name__}({', '.join(fields)})"
 
 
 def git_commit(repo: Path = _PACKAGE.parent) -> str | None:
@@ -170,5 +84,4 @@ def run_metadata(argv: list[str] | None = None) -> dict[str, Any]:
         "host_cpus": os.cpu_count(),
         "host_cpu": _cpu_model(),
         "python": platform.python_version(),
-        "allocator_env": {k: os.environ[k] for k in ALLOCATOR_ENV if k in os.environ} or None,
     }

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from gradalgos.plots.headline import summary_lines
 from gradalgos.plots.report import make_report
+from gradalgos.plots.results import latest, load_rows
 
 
 def main() -> None:
@@ -14,7 +16,12 @@ def main() -> None:
     p.add_argument("out", nargs="?", help="output folder (default: the results file's folder)")
     p.add_argument("--code-version", help="report this code version (default: the latest)")
     args = p.parse_args()
-    print(make_report(args.results, args.out, code_version=args.code_version))
+    report = make_report(args.results, args.out, code_version=args.code_version)
+    rows = [
+        r for r in latest(load_rows(args.results), args.code_version) if r.get("status") == "ok"
+    ]
+    print("\n".join(summary_lines(rows)))
+    print(f"report: {report}")
 
 
 if __name__ == "__main__":

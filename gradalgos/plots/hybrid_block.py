@@ -154,8 +154,9 @@ def figure_hybrid_block(
     ax_m.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
     ax_p.set_ylabel("time/step × temp bytes (÷ its least value)")
     info["hybrid: fastest block length h"] = (
-        float(h[best]),
-        f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, samples)} (theory: monotone, no interior minimum)",
+        (float(h[best]), f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, samples)} (theory: monotone)")
+        if len(h) > 1
+        else (None, f"one block length (h = {h[0]:g}) measured: no comparison")
     )
     style.save(fig, out / "hybrid_block.png")
     return info

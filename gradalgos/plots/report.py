@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from gradalgos.plots import tables
+from gradalgos.plots import headline, tables
 from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
-from gradalgos.plots.fit import FIT_OCTAVES
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.online_step import FIGURE as ONLINE_STEP_FIGURE
+from gradalgos.plots.online_step import SWEEP as ONLINE_STEP_SWEEP
 from gradalgos.plots.online_step import figure_online_step, online_step_section
-from gradalgos.plots.page_faults import figure_page_faults, page_fault_section
-from gradalgos.plots.parallel import figure_parallel, parallel_section
 from gradalgos.plots.rate import figure_rate_vs_n
 from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
-from gradalgos.plots.results import Row, comparable, latest, load_rows, on_gpu
-from gradalgos.plots.scaling import figure_memory_vs_n, figure_memory_vs_T, figure_time_vs_n
+from gradalgos.plots.results import Row, comparable, latest, load_rows, run_of, select
+from gradalgos.plots.scaling import (
+    figure_memory_vs_n,
+    figure_memory_vs_T,
+    figure_time_vs_n,
+    scaling_fits,
+)
 from gradalgos.plots.tbptt import figure_tbptt_bias
 
-__all__ = ["CPU_ONLY_FIGURES", "FIGURES", "make_report"]
+__all__ = ["FIGURES", "make_report"]
 
-#: Every figure file a report can embed, with its caption (a GPU report: all but
-#: :data:`CPU_ONLY_FIGURES`).
+#: Every figure file a report embeds, with its caption. The CPU diagnostics (one CPU vs all,
+#: page faults) are drawn by ``benchmarks/cpu_noise.py``, outside the default path.
 FIGURES: dict[str, str] = {
     "time_vs_n.png": "Time per step vs n, fitted slopes beside the theory",
-    "parallel.png": "RTRL and the hybrid on one CPU and on all: time per step and speed-up vs n",
     "rate_vs_n.png": "Achieved rate of RTRL's and the hybrid's dominant products vs n",
     "memory_vs_T.png": "XLA temporary memory vs T",
     "memory_vs_n.png": "XLA temporary memory vs n",
@@ -35,49 +38,19 @@ FIGURES: dict[str, str] = {
     "hybrid_block.png": "Hybrid cost vs block length h",
     "crossover.png": "Crossovers: hybrid vs RTRL time, BPTT vs RTRL memory",
     "batch.png": "Batch-size effect, BPTT vs RTRL",
-    "page_faults.png": "Page faults on fresh scratch memory: system share of CPU time, "
-    "faulted share of the scratch",
     ONLINE_STEP_FIGURE: "Online methods: XLA FLOPs and time of one step vs n, BPTT's step beside",
 }
 
-#: The figures of :data:`FIGURES` that only a CPU's rows can fill (the one-CPU sweep, host page
-#: faults): a report of GPU rows neither draws nor embeds them.
-CPU_ONLY_FIGURES = frozenset({"parallel.png", "page_faults.png"})
-
-
-def _figures(every: Sequence[Row], out: Path) -> dict[str, str]:
-    """The figures this report embeds: all of :data:`FIGURES`, less :data:`CPU_ONLY_FIGURES`
-    where the rows were measured on a GPU (their files, left by an earlier report in ``out``,
-    are removed so that no stale figure sits beside the report)."""
-    if not on_gpu(every):
-        return dict(FIGURES)
-    for name in CPU_ONLY_FIGURES:
-        (out / name).unlink(missing_ok=True)
-    return {name: caption for name, caption in FIGURES.items() if name not in CPU_ONLY_FIGURES}
+#: The CPU diagnostics, for the reader who wants them (not run by the benchmark).
+CPU_NOISE = (
+    "CPU diagnostics (RTRL and the hybrid on one core vs all, page faults and user/system CPU "
+    "time per call): `python benchmarks/cpu_noise.py RESULTS OUT`."
+)
 
 
 def _distinct(rows: Sequence[Row], field: str) -> str:
     values = sorted({str(r.get(field)) for r in rows if r.get(field) is not None})
     return ", ".join(values) if values else "—"
-
-
-def _allocator_line(rows: Sequence[Row]) -> str:
-    """The memory-allocator environment of the run (it changes CPU timings)."""
-    if not any("allocator_env" in r for r in rows):
-        return "- memory allocator environment: not recorded"
-    settings = sorted(
-        {
-            ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
-            for r in rows
-            if (env := r.get("allocator_env"))
-        }
-    )
-    if not settings:
-        return (
-            "- memory allocator: the system's defaults (no GLIBC_TUNABLES, LD_PRELOAD or "
-            "MALLOC_ARENA_MAX set)"
-        )
-    return "- memory allocator environment: " + "; ".join(f"`{s}`" for s in settings)
 
 
 def _runs_line(rows: Sequence[Row]) -> str:
@@ -89,32 +62,10 @@ def _runs_line(rows: Sequence[Row]) -> str:
     return f"- runs: {len(ids)} (run ids {', '.join(f'`{i}`' for i in ids)}{missing})"
 
 
-def _load_line(rows: Sequence[Row]) -> str:
-    loads = sorted(r["load_avg_1m"] for r in rows if r.get("load_avg_1m") is not None)
-    if not loads:
-        return "- host load while measuring: not recorded"
-    cpus = _distinct(rows, "host_cpus")
-    if on_gpu(rows):
-        meaning = (
-            "XLA's GPU compiler runs on several host threads, and compiles take most of the "
-            "wall time of RTRL's and the hybrid's sweeps, so a load of several does not by "
-            "itself mean that other processes shared the host"
-        )
-    else:
-        meaning = (
-            "the benchmark itself adds about 1–2; more means other processes shared the CPUs "
-            "and timings are noisier"
-        )
-    return (
-        f"- host 1-minute load average while measuring: median {loads[len(loads) // 2]:.2f}, "
-        f"max {loads[-1]:.2f} on {cpus} CPUs ({meaning})"
-    )
-
-
 def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
     """Provenance of ``rows`` (every row of the reported code version, all runs)."""
-    commands = sorted({r.get("command", "?") for r in rows})
-    dates = sorted(r["date"] for r in rows if "date" in r)
+    commands = sorted({str(r.get("command") or "?") for r in rows})
+    dates = sorted(r["date"] for r in rows if r.get("date"))
     lines = [
         "# gradalgos benchmark report",
         "",
@@ -130,61 +81,9 @@ def _header(rows: Sequence[Row], version: str | None, results: Path) -> str:
         f"Python {_distinct(rows, 'python')}; matmul precision: {_distinct(rows, 'precision')}",
         "- command(s): " + "; ".join(f"`{c}`" for c in commands),
         _runs_line(rows),
-        _load_line(rows),
-        _allocator_line(rows),
         "",
-        "**Method.** Each config is jitted, lowered and compiled once (compile time recorded "
-        "apart), called once to warm up, then timed over at least `repeats` (5) calls "
-        "ended by `block_until_ready` (fast configs: more calls, up to 0.2 s in all); "
-        "figures use the median, time per step = median / T. Memory is "
-        "XLA's own accounting (`compiled.memory_analysis()`): `temp_size_in_bytes` is the "
-        "scratch memory the algorithm needs beyond its inputs and outputs. Gradients are "
-        "compared with BPTT run in float64 on the same values. Exponents are least-squares "
-        f"slopes in log-log over the top {FIT_OCTAVES} octaves of each measured range (at least "
-        "3 points), where per-step overheads no longer dominate; the local slopes between "
-        "consecutive points are listed so the approach to the asymptote can be judged. "
-        "Configs run one at a time in a worker process; other load on the machine adds noise "
-        "(compare the median and minimum columns of the last table).",
-        "",
-        "**Reading the exponents.** A local slope jumps where a working set leaves a cache level "
-        "(BPTT: W_rec and its gradient, 8·n² bytes in float32; RTRL and the hybrid: M, 4·S·P "
-        "bytes) or where XLA switches kernels, so a fit is meaningful only within one regime; "
-        "the fit range is stated with each exponent. Temp bytes also hold copies of the inputs "
-        "(O(T·(m + o)), m = o = 8 here), which set a floor under the flat (O(1) in T) curves. "
-        "A time exponent is the operation-count exponent plus the change in time per "
-        "operation: while the achieved FLOP rate still rises with n (RTRL's and the hybrid's "
-        "GEMMs on a CPU until they near its peak), the fitted time exponent sits below the "
-        "theory by log(rate ratio)/log(n ratio). On several cores part of that rise is "
-        "parallel efficiency (a small product leaves cores idle): section *One CPU vs all "
-        "CPUs* times RTRL and the hybrid again on one core (sweep `n-1cpu`), without that "
-        "part, and gives the speed-up's slope. The figure *Achieved rate* shows this rate "
-        "for RTRL and the hybrid, with FLOPs counted from the theory's dominant products "
-        "(not from XLA): the gap between a fitted time exponent and the theory is the slope of "
-        "this curve over the same range (`benchmarks/hybrid_breakdown.py` times the hybrid's "
-        "block part by part beside plain products of the same arithmetic, to show which part's "
-        "rate rises; `benchmarks/README.md` has a CPU run). XLA's own FLOP count and rate, "
-        "where it has one, are in the last table. On a CPU, XLA allocates its scratch memory "
-        "afresh on every call, and the OS faults fresh pages in at a cost that grows with "
-        "the scratch (O(n³) per call for RTRL and the hybrid), one power of n slower than "
-        "their arithmetic: section "
-        "*Page faults and CPU time* measures this system time per call and fits the user and "
-        "system CPU times apart. Below 32 MiB of scratch, whether the C allocator hands back "
-        "pages already mapped or new ones depends on what the worker process allocated "
-        "before, so times near the bottom of RTRL's and the hybrid's fit ranges can differ "
-        "between runs by far more than the spread of their own repeats; "
-        "`benchmarks/README.md` gives measured cases. Judge their exponents over several runs "
-        "(section *Run-to-run spread*). The `--full` range (n up to 1024) fits above that "
-        "boundary, but where its largest configs fill most of the machine's memory, each "
-        "page fault costs more and its top point measures that pressure too (section *Page "
-        "faults and CPU time*).",
-        "",
-        "**Hybrid vs h.** Per step the hybrid costs O(S·cost(step) + S·P + S²·P/h) and stores "
-        "O(S·P + h·S²): its time falls with h at every h (no interior minimum), its memory "
-        "grows, and time × memory is least near h = S, where each h-dependent term equals its "
-        "h-independent partner; the table below gives the measured h of both. Its times are "
-        "the median of every timed call of each h over all runs of this code version, and a "
-        "rise in time from one h to the next is called one only where the interquartile "
-        "ranges of the calls do not overlap (the figure's bars).",
+        "How each number is measured, and how to read the exponents: `docs/benchmark.md`. "
+        + CPU_NOISE,
         "",
     ]
     return "\n".join(lines)
@@ -278,11 +177,37 @@ def _spread_section(spread: dict[str, RunSpread], one_cpu: dict[str, RunSpread])
     return text
 
 
+def _provenance(rows: Sequence[Row], version: str | None) -> str:
+    """One sentence: what was run where, how often, when, and at which code version."""
+    dates = sorted(r["date"] for r in rows if r.get("date"))
+    runs = len({run_of(r) for r in rows})
+    commits = sorted({str(r["git_commit"])[:10] for r in rows if r.get("git_commit")})
+    when = f"{dates[0][:16]} … {dates[-1][:16]} UTC" if dates else "an unrecorded date"
+    return (
+        f"Measured on {_distinct(rows, 'host_cpu')} ({_distinct(rows, 'host_cpus')} CPUs, "
+        f"device {_distinct(rows, 'device_kind')}), {runs} run{'s' if runs > 1 else ''}, "
+        f"{when}, code version `{version}` (git {', '.join(commits) or '—'}), "
+        f"jax {_distinct(rows, 'jax_version')}, {len(rows)} rows."
+    )
+
+
+def _wrap(text: str, width: int = 110) -> str:
+    """Hard-wrap prose lines over 200 characters (tables, headings and links stay whole)."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= 200 or line.startswith(("|", "#", "!", "<")):
+            lines.append(line)
+        else:
+            lines.append(textwrap.fill(line, width, break_long_words=False))
+    return "\n".join(lines)
+
+
 def make_report(
     results: str | Path, out: str | Path | None = None, *, code_version: str | None = None
 ) -> Path:
-    """Write the figures of :data:`FIGURES` and ``REPORT.md`` into ``out`` (on GPU rows, all
-    but :data:`CPU_ONLY_FIGURES`).
+    """Write the figures of :data:`FIGURES`, ``REPORT.md`` (headline, then the details a
+    reader needs) and ``DETAILS.md`` (provenance, method, acceptance list, run spreads,
+    failures, every measurement) into ``out``.
 
     Arguments:
         results: the ``results.jsonl`` file.
@@ -309,56 +234,65 @@ def make_report(
         "temp bytes vs T": figure_memory_vs_T(rows, out),
         "temp bytes vs n": figure_memory_vs_n(rows, out),
     }
-    figures = _figures(every, out)
-    parallel = figure_parallel(rows, out, every) if "parallel.png" in figures else {}
-    fits["time/step vs n, one CPU"] = {alg: f.one_cpu for alg, f in parallel.items()}
+    figures = dict(FIGURES)
+    one_cpu = scaling_fits(rows, "n-1cpu", "n", "time_per_step_s")
+    fits["time/step vs n, one CPU"] = {a: f for a, f in one_cpu.items() if a in ("rtrl", "hybrid")}
     figure_rate_vs_n(rows, out)
     figure_tbptt_bias(rows, out)
     block_info = figure_hybrid_block(rows, out, every)
     cross = figure_crossover(rows, out, every)
     figure_batch(rows, out)
-    if "page_faults.png" in figures:
-        figure_page_faults(rows, out)
     figure_online_step(rows, out)
+    if not select(rows, sweep=ONLINE_STEP_SWEEP):  # drawn (empty) but not linked
+        figures.pop(ONLINE_STEP_FIGURE, None)
     failed = len(all_rows) - len(rows)
-    parts = [
-        _header(every, version, results),
+    online = [
+        "## Online methods: cost per step\n",
+        "One step of each online method's `update` beside BPTT's step, FLOP exponents and the "
+        "targets: [DETAILS.md](DETAILS.md#online-methods-cost-per-step) and [the figure]"
+        f"({ONLINE_STEP_FIGURE}).\n",
+    ]
+    if ONLINE_STEP_FIGURE not in figures:
+        online = []
+    time_caption = FIGURES["time_vs_n.png"]
+    found = headline.findings(rows, fits["time/step vs n"])
+    main = [
+        "# gradalgos benchmark report\n",
+        _provenance(every, version) + "\n",
+        "Time, memory and FLOPs per step (n = hidden units, T = sequence length of the config; "
+        "approximate methods: their step scanned over T in one call); memory is XLA's scratch "
+        "(`temp_size_in_bytes`):\n",
+        headline.headline_table(rows),
+        f"![{time_caption}](time_vs_n.png)\n",
+        "**Findings.**\n",
+        *(f"- {f}" for f in found),
+        "",
+        f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed. Provenance, method, "
+        "acceptance list, run-to-run spreads, failures and every measurement: "
+        "[DETAILS.md](DETAILS.md). Regenerate with "
+        f"`python -m gradalgos.plots {_shown(results)}`.\n",
         *_optional(
             out / "NOTES.md",
-            "## Notes on this run (written by hand, beside the generated figures)\n",
+            "## Notes on this run (written by hand)\n",
+            "Notes beside the generated figures: [NOTES.md](NOTES.md).\n",
         ),
-        f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed (listed below).\n",
-        "## Acceptance figures\n",
-        tables.acceptance_table(rows, fits, cross, block_info, spread, spread_one_cpu),
-        "## Fitted exponents vs theory\n",
+        "## Scaling exponents vs theory\n",
+        "Each exponent is a least-squares slope in log-log over the top octaves of its sweep; "
+        "the local slopes show where a regime changes.\n",
         tables.exponent_table(rows, fits),
-        "## Run-to-run spread of the time exponents vs n\n",
-        _spread_section(spread, spread_one_cpu),
-        "## One CPU vs all CPUs: RTRL and the hybrid\n",
-        parallel_section(parallel, every),
-        "## Page faults and CPU time (CPU)\n",
-        page_fault_section(rows),
-        "## Online methods: cost per step\n",
-        online_step_section(rows),
-        "## Figures\n",
-        *(f"### {caption}\n\n![{caption}]({name})\n" for name, caption in figures.items()),
-        "## Gradient agreement (algorithm × cell, worst relative L2 error vs float64 BPTT)\n",
-        tables.agreement_table(rows),
-        "Each cell: relative L2 error / 1 − cosine. TBPTT is biased by design (its error is "
-        "the truncation bias, not round-off). BPTT in float64 *is* the reference computation "
-        "(0 by construction); the hand-written jax.grad(scan) baseline is the independent "
-        "float64 check of it.\n",
-        "## Baselines: our time / hand-written `jax.jit(jax.value_and_grad(loss over "
-        "lax.scan))`, sweep n\n",
+        *online,
+        "## Gradient agreement\n",
+        "Worst relative L2 error vs float64 BPTT, algorithm × cell (with 1 − cosine: DETAILS.md). "
+        "TBPTT's error is its truncation bias; float64 BPTT is the reference (0 by "
+        "construction).\n",
+        tables.agreement_table(rows, cosine=False),
+        "## Baselines\n",
+        "Our time / hand-written `jax.jit(jax.value_and_grad(loss over lax.scan))` in the n "
+        "sweep (T = 8), each ratio from one run:\n",
         tables.baseline_table(every),
-        "Each ratio divides two times measured in one run (the same `run_id`); where several "
-        "runs measured both, it is the median of their ratios (the baseline's time column: the "
-        "median over its runs). A ratio is blank where no run measured both: measure them in "
-        "one invocation, e.g. `--sweeps n --algorithms jax-scan tbptt --with-torch --force`. "
-        "The n sweep runs T = 8 steps: TBPTT (k = 2) and checkpointed BPTT (segments of 3) "
-        "compute each window's parameter gradient (n² numbers) apart and add it to the total, "
-        "a pass over n² numbers per window that BPTT makes once per call; longer windows "
-        "amortize it.\n",
+        "## Figures\n",
+        *(f"- [{caption}]({name})" for name, caption in figures.items() if name != "time_vs_n.png"),
+        "",
         "## Core performance targets\n",
         _core_targets(out / "core_targets.json", version),
         *_optional(
@@ -367,13 +301,32 @@ def make_report(
             "Learning curves, gradient-free baselines and paper reproductions: "
             "[TRAINING.md](TRAINING.md) (`nox -s compare`).\n",
         ),
+    ]
+    details = [
+        "# gradalgos benchmark report: details\n",
+        "The long tables behind [REPORT.md](REPORT.md), from the same rows.\n",
+        _header(every, version, results).replace("# gradalgos benchmark report\n", "", 1),
+        "## Acceptance figures\n",
+        tables.acceptance_table(rows, fits, cross, block_info, spread, spread_one_cpu),
+        "## Run-to-run spread of the time exponents vs n\n",
+        _spread_section(spread, spread_one_cpu),
+        *(["## Online methods: cost per step\n", online_step_section(rows)] if online else []),
+        "## CPU diagnostics\n",
+        CPU_NOISE
+        + (
+            " This folder's: [CPU_NOISE.md](CPU_NOISE.md)."
+            if (out / "CPU_NOISE.md").exists()
+            else ""
+        )
+        + "\n",
+        "## Gradient agreement (relative L2 error / 1 − cosine vs float64 BPTT)\n",
+        tables.agreement_table(rows),
         "## Failed configs\n",
         tables.failed_table(all_rows),
         "## All measurements\n",
-        "<details><summary>table</summary>\n",
         tables.measurements_table(rows),
-        "</details>\n",
     ]
+    (out / "DETAILS.md").write_text("\n".join(details))
     report = out / "REPORT.md"
-    report.write_text("\n".join(parts))
+    report.write_text(_wrap("\n".join(main)))
     return report

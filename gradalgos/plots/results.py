@@ -1,12 +1,13 @@
-"""Reading the benchmark's result file (JSON lines); no measurement code is imported."""
+"""Reading the benchmark's result file (JSON lines; its schema and reader live in
+:mod:`gradalgos.bench`, which never imports the plots)."""
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
+
+from gradalgos.bench.schema import BASELINES, MACHINE_FIELDS
+from gradalgos.bench.store import load_rows
 
 __all__ = [
     "BASELINES",
@@ -24,43 +25,6 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
-
-#: The ``algorithm`` of rows that time a baseline, not a gradalgos algorithm: hand-written
-#: ``jax.grad`` over ``lax.scan``, and PyTorch autograd.
-BASELINES: tuple[str, ...] = ("jax-scan", "torch")
-
-
-def load_rows(path: str | Path) -> list[Row]:
-    """All rows of a ``results.jsonl`` file, in file order; ``[]`` if it does not exist.
-
-    A line that is not valid JSON (e.g. cut by a crash) is skipped with a warning.
-    """
-    path = Path(path)
-    if not path.exists():
-        return []
-    rows = []
-    with path.open() as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                warnings.warn(f"{path}:{i}: skipping a malformed line", stacklevel=2)
-    return rows
-
-
-#: Row fields that identify the machine (and JAX) a row was measured on. Config keys include
-#: them, so a run on another machine measures afresh rather than skipping configs measured
-#: elsewhere; a report shows the rows of one machine only.
-MACHINE_FIELDS: tuple[str, ...] = (
-    "device_kind",
-    "device_count",
-    "host_cpu",
-    "host_cpus",
-    "jax_version",
-    "jaxlib_version",
-)
 
 
 def machine(row: Row) -> tuple:

@@ -14,12 +14,14 @@ from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.results import BASELINES, Row, select
 
 __all__ = [
+    "MIN_FIT_X",
     "ScalingFits",
     "figure_memory_vs_T",
     "figure_memory_vs_n",
     "figure_time_vs_n",
     "main_cell",
     "scaling_fits",
+    "too_small",
 ]
 
 #: ``{algorithm: fit or None}`` for one figure.
@@ -39,14 +41,28 @@ def main_cell(rows: Sequence[Row]) -> list[Row]:
     return [r for r in rows if r["cell"] == cell and r["dtype"] == dtype]
 
 
+#: A fit's largest x must reach this (by x field): below it per-call overheads dominate and
+#: no exponent means anything (a ``--quick`` run: "too small to fit").
+MIN_FIT_X: dict[str, float] = {"n": 128, "T": 1024}
+
+
 def scaling_fits(rows: Sequence[Row], sweep: str, x: str, y: str) -> ScalingFits:
-    """Fitted log-log slope of ``y`` vs ``x`` per algorithm in ``sweep`` (top two octaves)."""
+    """Fitted log-log slope of ``y`` vs ``x`` per algorithm in ``sweep`` (top two octaves);
+    ``None`` where the points stop below :data:`MIN_FIT_X`."""
     rows = main_cell(select(rows, sweep=sweep))
-    return {
-        alg: fit_loglog(*style.series(select(rows, algorithm=alg), x, y))
-        for alg in _ORDER
-        if select(rows, algorithm=alg)
-    }
+    out: ScalingFits = {}
+    for alg in _ORDER:
+        xs, ys = style.series(select(rows, algorithm=alg), x, y)
+        if len(xs):
+            big = xs.max() >= MIN_FIT_X.get(x, 0)
+            out[alg] = fit_loglog(xs, ys) if big else None
+    return out
+
+
+def too_small(rows: Sequence[Row], sweep: str, alg: str, x: str = "n") -> bool:
+    """Whether ``alg`` has points in ``sweep`` that all stop below :data:`MIN_FIT_X`."""
+    xs = [r[x] for r in select(rows, sweep=sweep, algorithm=alg)]
+    return bool(xs) and max(xs) < MIN_FIT_X.get(x, 0)
 
 
 def _plot(
@@ -109,7 +125,7 @@ def figure_time_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``time_vs_n.png``: median wall time per step vs n (log-log)."""
     axes = ("n", "n", "time_per_step_s", "hidden units n", "median wall time per step [s]")
     note = "thick: least-squares fit over the top 2 octaves; dotted: theory slope"
-    title = "Time per step vs hidden size n"
+    title = "Time per step vs hidden size n\n" + _sweep_T(rows)
     return _figure(rows, out, "time_vs_n.png", title, axes, theory.TIME_VS_N, note)
 
 
@@ -125,21 +141,21 @@ def figure_memory_vs_T(rows: Sequence[Row], out: Path) -> ScalingFits:
 def figure_memory_vs_n(rows: Sequence[Row], out: Path) -> ScalingFits:
     """``memory_vs_n.png``: XLA temp bytes vs n in the n sweep (log-log)."""
     axes = ("n", "n", "mem_temp_size_in_bytes", "hidden units n", _TEMP)
-    note = "T as in the n sweep (" + _sweep_T(rows) + ")"
-    title = "XLA temporary memory vs hidden size n"
+    note = "T differs by algorithm: compare slopes, not levels across T"
+    title = "XLA temporary memory vs hidden size n\n" + _sweep_T(rows)
     return _figure(rows, out, "memory_vs_n.png", title, axes, theory.MEMORY_VS_N, note)
 
 
 def _sweep_T(rows: Sequence[Row]) -> str:
-    """The sequence lengths of the n sweep per algorithm, e.g. ``"bptt T=128; rtrl T=16"``."""
-    parts = []
+    """The n sweep's sequence lengths, grouped: ``"T = 8: bptt, tbptt; T = 2n: hybrid"``."""
+    groups: dict[str, list[str]] = {}
     for alg in _ORDER:
         pts = select(rows, sweep="n", algorithm=alg)
         Ts = sorted({r["T"] for r in pts})
         if len(Ts) == 1:
-            parts.append(f"{alg} T={Ts[0]}")
+            groups.setdefault(f"T = {Ts[0]}", []).append(alg)
         elif Ts and len({r["T"] / r["n"] for r in pts}) == 1:
-            parts.append(f"{alg} T={pts[0]['T'] // pts[0]['n']}n")
+            groups.setdefault(f"T = {pts[0]['T'] // pts[0]['n']}n", []).append(alg)
         elif Ts:
-            parts.append(f"{alg} T={Ts[0]}…{Ts[-1]}")
-    return "; ".join(parts)
+            groups.setdefault(f"T = {Ts[0]}…{Ts[-1]}", []).append(alg)
+    return "; ".join(f"{t}: {', '.join(algs)}" for t, algs in groups.items())

@@ -13,7 +13,7 @@ from gradalgos.plots.fit import LogLogFit, local_slopes
 from gradalgos.plots.markdown import fmt, table
 from gradalgos.plots.repeats import RunSpread
 from gradalgos.plots.results import Row, run_of, select, within_run_ratios
-from gradalgos.plots.scaling import ScalingFits
+from gradalgos.plots.scaling import ScalingFits, too_small
 from gradalgos.plots.style import NAMES, series
 
 __all__ = [
@@ -52,7 +52,8 @@ def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
             local = " ".join(f"{s:.2f}" for _, _, s in local_slopes(*series(pts, x, y)))
             th = expected.get(alg)
             if fit is None:
-                out.append([quantity, NAMES.get(alg, alg), None, th, None, "—", None, local])
+                small = "too small to fit" if too_small(rows, sweep, alg, x) else "—"
+                out.append([quantity, NAMES.get(alg, alg), None, th, None, small, None, local])
                 continue
             diff = abs(fit.slope - th) if th is not None else None
             runs = {run_of(r) for r in pts if fit.x_lo <= r[x] <= fit.x_hi}
@@ -73,9 +74,9 @@ def exponent_table(rows: Sequence[Row], fits: dict[str, ScalingFits]) -> str:
     return table(headers, out)
 
 
-def agreement_table(rows: Sequence[Row]) -> str:
-    """Worst relative L2 error and its 1 − cosine vs the float64 reference, algorithm × cell ×
-    dtype, over the agreement sweep."""
+def agreement_table(rows: Sequence[Row], cosine: bool = True) -> str:
+    """Worst relative L2 error (and, with ``cosine``, its 1 − cosine) vs the float64 reference,
+    algorithm × cell × dtype, over the agreement sweep."""
     rows = select(rows, sweep="agreement")
     cells = sorted({r["cell"] for r in rows})
     out = []
@@ -92,7 +93,8 @@ def agreement_table(rows: Sequence[Row]) -> str:
                     line.append("not compared")
                     continue
                 worst = max(pts, key=lambda r: r["rel_err"])
-                line.append(f"{fmt(worst['rel_err'], 2)} / {fmt(1 - worst['cosine'], 2)}")
+                err = fmt(worst["rel_err"], 2)
+                line.append(f"{err} / {fmt(1 - worst['cosine'], 2)}" if cosine else err)
             out.append(line)
     return table(["algorithm", "dtype", *cells], out)
 
@@ -161,6 +163,9 @@ def acceptance_table(
         th = theory.TIME_VS_N[alg]
         ok = None if fit is None else abs(fit.slope - th) <= 0.3
         where = f"n = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
+        if fit is None and too_small(rows, "n-1cpu" if "one CPU" in over else "n", alg):
+            out.append([f"{NAMES[alg]} time exponent vs n{over}", None, "too small to fit", ""])
+            return
         check(f"{NAMES[alg]} time exponent vs n{over} = {th} ± 0.3", fit and fit.slope, ok, where)
 
     for alg in ("bptt", "rtrl", "hybrid"):
@@ -175,7 +180,10 @@ def acceptance_table(
     fit = fits["temp bytes vs T"].get("bptt")
     where = f"T = {fit.x_lo:g}…{fit.x_hi:g}" if fit else ""
     ok = None if fit is None else abs(fit.slope - 1) <= 0.1
-    check("BPTT temp-memory exponent vs T = 1 ± 0.1", fit and fit.slope, ok, where)
+    if fit is None and too_small(rows, "T", "bptt", "T"):
+        out.append(["BPTT temp-memory exponent vs T", None, "too small to fit", ""])
+    else:
+        check("BPTT temp-memory exponent vs T = 1 ± 0.1", fit and fit.slope, ok, where)
     mem = {
         a: [r["mem_temp_size_in_bytes"] for r in select(rows, sweep="T", algorithm=a, T=4096)]
         for a in ("bptt", "checkpointed")

@@ -1,0 +1,241 @@
+"""The report's first screen: one table at reference sizes, findings, and the run's summary.
+
+Every number comes from the rows; names and the exact/online split from the registry, so a new
+method appears without edits here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gradalgos.algorithms import registry
+from gradalgos.plots import theory
+from gradalgos.plots.markdown import fmt, table
+from gradalgos.plots.results import BASELINES, Row, select
+from gradalgos.plots.scaling import ScalingFits
+from gradalgos.plots.style import label
+
+__all__ = ["findings", "headline_table", "reference_n", "summary_lines", "worst_errors"]
+
+#: Sweep of the approximate methods' per-step numbers (one step of ``update``, T = 64).
+ONLINE_STEP = "online-step"
+
+
+def _main(rows: Sequence[Row], sweep: str) -> list[Row]:
+    return [
+        r
+        for r in select(rows, sweep=sweep)
+        if r["cell"] == "elman" and r["dtype"] == "float32" and r.get("batch") in (None, 1)
+    ]
+
+
+def reference_n(rows: Sequence[Row], sweep: str, algorithms: Sequence[str]) -> int | None:
+    """The largest n at which every algorithm of ``algorithms`` measured in ``sweep`` has a row
+    (elman, float32), or ``None``."""
+    pts = _main(rows, sweep)
+    sets = [{r["n"] for r in pts if r["algorithm"] == a} for a in algorithms]
+    sets = [s for s in sets if s]
+    common = set.intersection(*sets) if sets else set()
+    return max(common) if common else None
+
+
+def _at(rows: Sequence[Row], sweep: str, alg: str, n: int | None) -> Row | None:
+    """The row of ``alg`` at ``n``, else at the largest n below it (the table says which)."""
+    pts = [r for r in _main(rows, sweep) if r["algorithm"] == alg and n and r["n"] <= n]
+    top = max((r["n"] for r in pts), default=None)
+    return [r for r in pts if r["n"] == top][-1] if pts else None
+
+
+def worst_errors(rows: Sequence[Row], algorithms: Sequence[str]) -> dict[str, float]:
+    """``{dtype: worst relative error vs float64 BPTT}`` over the agreement sweep's rows of
+    ``algorithms`` (every cell)."""
+    out: dict[str, float] = {}
+    for r in select(rows, sweep="agreement"):
+        if r["algorithm"] in algorithms and r.get("rel_err") is not None:
+            out[r["dtype"]] = max(out.get(r["dtype"], 0.0), r["rel_err"])
+    return out
+
+
+def _accuracy(rows: Sequence[Row], alg: str) -> str:
+    """Exact methods: worst relative error (float32 / float64); others: their cosine with the
+    float64 reference where measured."""
+    worst = worst_errors(rows, [alg])
+    if alg in registry.names(exact=True) or alg in BASELINES:
+        if not worst:
+            return "exact (not measured)"
+        return "exact, rel. err ≤ " + " / ".join(f"{fmt(worst[d], 2)} ({d})" for d in sorted(worst))
+    cos = [r["cosine"] for r in select(rows, algorithm=alg) if r.get("cosine") is not None]
+    if cos:
+        return f"approximate, cosine ≥ {min(cos):.3f}"
+    return "approximate (cosine not measured)"
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def _bytes(value: float | None) -> str:
+    if value is None:
+        return "—"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:g} B"
+
+
+def _exact_n(rows: Sequence[Row]) -> int | None:
+    return reference_n(rows, "n", registry.names(exact=True, online=True))
+
+
+def _approx(rows: Sequence[Row]) -> list[str]:
+    measured = {r["algorithm"] for r in _main(rows, ONLINE_STEP)}
+    return [a for a in registry.names(exact=False, online=True) if a in measured]
+
+
+def _step_time(row: Row) -> float | None:
+    """Time per step; for an online-step row, its step scanned over T in one call (as BPTT's
+    call runs), not the one-step call, which pays a program launch per step."""
+    return row.get("scan_time_per_step_s") or row.get("time_per_step_s")
+
+
+def headline_table(rows: Sequence[Row]) -> str:
+    """Algorithm × time per step, XLA temp bytes, FLOPs per step and agreement: the exact
+    methods and baselines from the n sweep at the largest n that RTRL and the hybrid share, the
+    approximate ones from the online-step sweep at its largest common n."""
+    out = []
+    n_exact = _exact_n(rows)
+    for alg in (*registry.names(online=False), *BASELINES, *registry.names(online=True)):
+        online_approx = alg in registry.names(exact=False, online=True)
+        sweep = ONLINE_STEP if online_approx else "n"
+        n = reference_n(rows, ONLINE_STEP, _approx(rows)) if online_approx else n_exact
+        r = _at(rows, sweep, alg, n)
+        if r is None:
+            continue
+        out.append(
+            [
+                label(alg),
+                f"{r['n']} / {r['T']}",
+                _time(_step_time(r)),
+                _bytes(r.get("mem_temp_size_in_bytes")),
+                fmt(r.get("flops_per_step"), 3),
+                _accuracy(rows, alg),
+            ]
+        )
+    headers = ["algorithm", "n / T", "time per step", "XLA temp memory", "FLOPs per step"]
+    return table([*headers, "vs float64 BPTT"], out)
+
+
+def _fastest_online(rows: Sequence[Row]) -> tuple[int, list[tuple[float, str]]] | None:
+    n = _exact_n(rows)
+    times = [
+        (r["time_per_step_s"], alg)
+        for alg in registry.names(exact=True, online=True)
+        if (r := _at(rows, "n", alg, n)) is not None
+    ]
+    return (n, sorted(times)) if n is not None and times else None
+
+
+def _memory_winner(rows: Sequence[Row]) -> tuple[int, int, list[tuple[float, str]]] | None:
+    """At the largest T that every exact algorithm of the T sweep reached: temp bytes, least
+    first."""
+    pts = _main(rows, "T")
+    algs = [a for a in registry.names(exact=True) if any(r["algorithm"] == a for r in pts)]
+    sets = [{r["T"] for r in pts if r["algorithm"] == a} for a in algs]
+    if not sets or not (common := set.intersection(*sets)):
+        return None
+    T = max(common)
+    mem = [
+        (r["mem_temp_size_in_bytes"], r["algorithm"])
+        for r in pts
+        if r["T"] == T and r["algorithm"] in algs and r.get("mem_temp_size_in_bytes") is not None
+    ]
+    return (T, pts[0]["n"], sorted(mem)) if mem else None
+
+
+def summary_lines(rows: Sequence[Row]) -> list[str]:
+    """Three lines: the fastest exact online method at the largest common n, the memory winner
+    of the T sweep, and the exact methods' worst error."""
+    lines = []
+    if fast := _fastest_online(rows):
+        n, times = fast
+        others = ", ".join(f"{label(a)} {_time(t)}" for t, a in times[1:])
+        lines.append(
+            f"fastest exact online method at n = {n}: {label(times[0][1])}, "
+            f"{_time(times[0][0])} per step" + (f" ({others})" if others else "")
+        )
+    else:
+        lines.append("fastest exact online method: not measured")
+    if mem := _memory_winner(rows):
+        T, n, ranked = mem
+        lines.append(
+            f"least XLA temp memory at T = {T}, n = {n}: {label(ranked[0][1])}, "
+            f"{_bytes(ranked[0][0])} (most: {label(ranked[-1][1])}, {_bytes(ranked[-1][0])})"
+        )
+    else:
+        lines.append("least memory: the T sweep was not measured")
+    worst = worst_errors(rows, registry.names(exact=True))
+    text = ", ".join(f"{fmt(worst[d], 2)} ({d})" for d in sorted(worst)) or "not measured"
+    lines.append(f"worst relative error of an exact method vs float64 BPTT: {text}")
+    return lines
+
+
+def _exponents(fits: ScalingFits) -> str | None:
+    parts = []
+    for alg in registry.names(exact=True):
+        fit, th = fits.get(alg), theory.TIME_VS_N.get(alg)
+        if fit is not None and th is not None:
+            parts.append(f"{label(alg)} {fit.slope:.2f} (theory {th:g})")
+    if not parts:
+        small = [a for a in registry.names(exact=True) if a in fits]
+        return "Time exponents vs n: too small to fit (n below 128)." if small else None
+    return "Fitted time-per-step exponents vs n over the top octaves: " + ", ".join(parts) + "."
+
+
+def findings(rows: Sequence[Row], time_fits: ScalingFits) -> list[str]:
+    """Three to five one-sentence findings, each computed from ``rows`` and the time fits."""
+    out = []
+    if fast := _fastest_online(rows):
+        n, times = fast
+        if len(times) > 1:
+            (t0, a0), (t1, a1) = times[0], times[-1]
+            out.append(
+                f"At n = {n}, {label(a0)} is the fastest exact online method at {_time(t0)} per "
+                f"step, {t1 / t0:.3g}× faster than {label(a1)}."
+            )
+    if mem := _memory_winner(rows):
+        T, n, ranked = mem
+        bptt = next((b for b, a in ranked if a == "bptt"), None)
+        (b0, a0) = ranked[0]
+        tail = f", {bptt / b0:.0f}× less than BPTT's" if bptt and a0 != "bptt" else ""
+        out.append(
+            f"At T = {T} and n = {n}, {label(a0)} needs the least XLA scratch memory "
+            f"({_bytes(b0)}{tail})."
+        )
+    worst = worst_errors(rows, registry.names(exact=True))
+    if worst:
+        cells = sorted({r["cell"] for r in select(rows, sweep="agreement")})
+        out.append(
+            f"Every exact method matches float64 BPTT on {len(cells)} "
+            f"cell{'s' if len(cells) > 1 else ''} to a relative error "
+            "of at most " + " and ".join(f"{fmt(worst[d], 2)} in {d}" for d in sorted(worst)) + "."
+        )
+    if text := _exponents(time_fits):
+        out.append(text)
+    n_apx = reference_n(rows, ONLINE_STEP, _approx(rows))
+    ratios = sorted(
+        (_step_time(r) / r["bptt_time_per_step_s"], r["algorithm"])
+        for r in _main(rows, ONLINE_STEP)
+        if r["n"] == n_apx and r["algorithm"] in _approx(rows) and r.get("bptt_time_per_step_s")
+    )
+    if ratios:
+        out.append(
+            f"At n = {n_apx}, a step of an approximate online method (scanned over T steps in "
+            f"one call, like BPTT's) costs {ratios[0][0]:.1f}× ({label(ratios[0][1])}) to "
+            f"{ratios[-1][0]:.1f}× ({label(ratios[-1][1])}) a BPTT step."
+        )
+    return out

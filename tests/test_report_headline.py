@@ -1,0 +1,153 @@
+"""REPORT.md reads in one minute: its first screen holds the provenance sentence, one results
+table, the time-vs-n figure and findings computed from the numbers; long tables go to
+DETAILS.md. Synthetic rows (no algorithm runs); the committed reports are checked as files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gradalgos.plots import make_report
+from gradalgos.plots.headline import summary_lines
+from gradalgos.plots.results import load_rows
+from tests.rows import n_sweep_row
+
+ROOT = Path(__file__).resolve().parents[1]
+_NS = (16, 32, 64)
+_TS = (64, 128, 256)
+
+
+def _time_bptt(n: int) -> float:
+    return 1e-9 * n**2
+
+
+def _time_rtrl(n: int) -> float:
+    return 1e-10 * n**4
+
+
+def _time_hybrid(n: int) -> float:
+    return 1e-9 * n**3
+
+
+def _mem_T(alg: str, T: int) -> float:
+    return {"bptt": 100.0 * T, "checkpointed": 40.0 * T**0.5, "rtrl": 5000.0, "hybrid": 6000.0}[alg]
+
+
+_ERR = {("bptt", "float32"): 1e-7, ("rtrl", "float32"): 3e-7, ("hybrid", "float32"): 2e-7}
+
+
+def _rows() -> list[dict]:
+    meta = {"code_version": "v", "date": "2026-12-01T00:00:00+00:00", "run_id": "r1"}
+    rows = []
+    for n in (*_NS, 128, 256):
+        rows.append(n_sweep_row("bptt", n, T=8, time_per_step_s=_time_bptt(n), **meta))
+    for n in _NS:
+        rows.append(n_sweep_row("rtrl", n, T=2, time_per_step_s=_time_rtrl(n), **meta))
+        rows.append(n_sweep_row("hybrid", n, T=2 * n, time_per_step_s=_time_hybrid(n), **meta))
+    for alg in ("bptt", "checkpointed", "rtrl", "hybrid"):
+        for T in _TS:
+            rows.append(
+                n_sweep_row(
+                    alg,
+                    16,
+                    sweep="T",
+                    T=T,
+                    key=f"T-{alg}-{T}",
+                    mem_temp_size_in_bytes=_mem_T(alg, T),
+                )
+                | meta
+            )
+    for (alg, dtype), err in _ERR.items():
+        for cell in ("elman", "gru"):
+            rows.append(
+                n_sweep_row(
+                    alg,
+                    16,
+                    sweep="agreement",
+                    cell=cell,
+                    dtype=dtype,
+                    T=64,
+                    rel_err=err,
+                    cosine=1.0,
+                    key=f"a-{alg}-{cell}-{dtype}",
+                    label=f"agreement: {alg} {cell}",
+                )
+                | meta
+            )
+    for alg, ratio in (("uoro", 4.0), ("snap", 2.0)):
+        for n in (32, 64):
+            rows.append(
+                n_sweep_row(
+                    alg,
+                    n,
+                    sweep="online-step",
+                    T=64,
+                    key=f"o-{alg}-{n}",
+                    time_per_step_s=ratio * _time_bptt(n),
+                    bptt_time_per_step_s=_time_bptt(n),
+                )
+                | meta
+            )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    out = tmp_path_factory.mktemp("report")
+    results = out / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
+    report = make_report(results)
+    return report.read_text(), (out / "DETAILS.md").read_text()
+
+
+def _check_structure(text: str) -> None:
+    lines = text.splitlines()
+    assert len(lines) < 200
+    assert max(len(line) for line in lines) <= 200
+    first = lines[:40]
+    assert any(line.startswith("| algorithm |") for line in first), "no table in 40 lines"
+    assert any("](time_vs_n.png)" in line for line in first), "no figure in 40 lines"
+    assert lines[2].startswith("Measured on "), "no provenance sentence"
+
+
+def test_report_first_screen_has_table_figure_and_findings(rendered: tuple[str, str]) -> None:
+    text, details = rendered
+    _check_structure(text)
+    # Findings computed from the rows: at n = 64 the hybrid is faster than RTRL by this ratio.
+    ratio = _time_rtrl(64) / _time_hybrid(64)
+    assert "At n = 64, hybrid (h = S) is the fastest exact online method" in text
+    assert f"{ratio:.3g}× faster than RTRL" in text
+    # Memory: at the largest T every exact method reached, checkpointed BPTT needs least.
+    less = _mem_T("bptt", 256) / _mem_T("checkpointed", 256)
+    assert "At T = 256 and n = 16, checkpointed BPTT needs the least" in text
+    assert f"{less:.0f}× less than BPTT's" in text
+    assert "at most 3e-07 in float32" in text
+    assert "like BPTT's) costs 2.0× (SnAp-1) to 4.0× (UORO) a BPTT step" in text
+    # RTRL's and the hybrid's n stop at 64 and T at 256: no exponent is fitted or judged there.
+    assert "| RTRL time exponent vs n | — | too small to fit |" in details
+    assert "RTRL time exponent vs n = 4" not in details
+    assert "| BPTT temp-memory exponent vs T | — | too small to fit |" in details
+    assert "| time/step vs n | RTRL | — | 4 | — | too small to fit |" in text
+    # The long tables live in DETAILS.md, once.
+    assert "## All measurements" in details and "## All measurements" not in text
+    assert "## Acceptance figures" in details and "## Acceptance figures" not in text
+
+
+def test_summary_lines_name_the_winners() -> None:
+    lines = summary_lines(_rows())
+    assert len(lines) == 3
+    assert lines[0].startswith("fastest exact online method at n = 64: hybrid (h = S)")
+    assert "least XLA temp memory at T = 256, n = 16: checkpointed BPTT" in lines[1]
+    assert lines[2].endswith("3e-07 (float32)")
+
+
+@pytest.mark.parametrize("folder", ["reports", "reports/gpu", "reports/full"])
+def test_committed_reports_read_in_one_minute(folder: str) -> None:
+    path = ROOT / folder / "REPORT.md"
+    if not path.exists():
+        pytest.skip(f"{folder} has no report")
+    _check_structure(path.read_text())
+    assert (ROOT / folder / "DETAILS.md").exists()
+    assert load_rows(ROOT / folder / "results.jsonl")
