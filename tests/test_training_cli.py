@@ -20,6 +20,7 @@ from gradalgos.gradient_free import ParticleSwarm
 from gradalgos.training import train_online
 from gradalgos.training.__main__ import build_parser, main
 from gradalgos.training.cli import add_train_arguments, check_train_arguments, task_and_cell
+from gradalgos.training.evaluate import predict
 from gradalgos.training.evolution import GRADIENT_FREE, train_gradient_free
 from gradalgos.training.recipes import make_cell
 
@@ -100,11 +101,11 @@ def test_every_listed_cell_is_built_for_the_task(name):
     task, cell = task_and_cell(_parse("--task", "adding", "--cell", name, "--hidden", "4"))
     assert (cell.input_size, cell.output_size) == (task.input_size, task.output_size) == (2, 1)
     params = cell.init(jax.random.key(0))
-    _, y = cell.step(params, cell.initial_state(), jnp.array([0.5, 1.0]))
+    y = predict(cell, params, jnp.array([[[0.5, 1.0]]]))[0, 0]  # a bidirectional has no step
     assert y.shape == (1,) and np.all(np.isfinite(y))
 
 
-@pytest.mark.parametrize("name", ["ctrnn", "stack", "function"])
+@pytest.mark.parametrize("name", ["ctrnn", "stack", "function", "bidirectional"])
 def test_the_recipe_cells_train_from_the_cli(tmp_path, capsys, name):
     """The three cells built by recipe (they used to fail with a TypeError) train: finite
     losses and a non-zero gradient at each update."""

@@ -12,6 +12,7 @@ from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss, batch_loss
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.cells.sequence_cell import AbstractSequenceCell
 
 __all__ = ["BPTT"]
 
@@ -46,6 +47,8 @@ class BPTT(AbstractAlgorithm):
         mask: jax.Array,
         loss: Loss,
     ) -> tuple[jax.Array, Params, State]:
+        if isinstance(cell, AbstractSequenceCell):  # e.g. a bidirectional network
+            return cell.value_and_grad_by(self, params, state0, xs, targets, mask, loss)
         fn = functools.partial(batch_loss, cell, loss)
         (value, state_T), grads = jax.value_and_grad(fn, has_aux=True)(
             params, state0, xs, targets, mask

@@ -13,6 +13,7 @@ from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss, scan_loss
 from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
+from gradalgos.cells.sequence_cell import AbstractSequenceCell
 
 __all__ = ["CheckpointedBPTT"]
 
@@ -63,6 +64,8 @@ class CheckpointedBPTT(AbstractAlgorithm):
         mask: jax.Array,
         loss: Loss,
     ) -> tuple[jax.Array, Params, State]:
+        if isinstance(cell, AbstractSequenceCell):  # e.g. a bidirectional network
+            return cell.value_and_grad_by(self, params, state0, xs, targets, mask, loss)
         T = xs.shape[1]
         c = self.segment_length(T)
         n_seg, rem = divmod(T, c)

@@ -17,6 +17,7 @@ sequence with fixed weights). An exact method may override that with a faster of
 from __future__ import annotations
 
 import abc
+import functools
 from typing import Any, ClassVar, NamedTuple
 
 import jax
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.cells.sequence_cell import reject_sequence_cell
 from gradalgos.losses import mse
 
 __all__ = ["AbstractOnlineAlgorithm"]
@@ -111,7 +113,22 @@ class AbstractOnlineAlgorithm(AbstractAlgorithm):
     def check_supported(self, cell: AbstractCell, params: Params, state: State) -> None:
         """Raise ``ValueError`` naming this method and ``cell`` where its maths does not apply
         to the cell (called by :meth:`init` and ``value_and_grad`` before any compilation;
-        only shapes are read). Default: every cell."""
+        only shapes are read). Default: every cell that has a forward step. A subclass's own
+        ``check_supported`` is wrapped to reject a bidirectional network first."""
+        reject_sequence_cell(self, cell)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("check_supported")
+        if own is None or getattr(own, "__isabstractmethod__", False):
+            return
+
+        @functools.wraps(own)
+        def checked(self: Any, cell: AbstractCell, params: Params, state: State) -> None:
+            reject_sequence_cell(self, cell)  # before the method reads the cell's step
+            own(self, cell, params, state)
+
+        cls.check_supported = checked
 
     def check_carry(self, cell: AbstractCell, params: Params, carry: Carry) -> None:
         """Structural checks of the carry's own fields (its type and state are checked by

@@ -12,6 +12,7 @@ from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.sequence import Loss, scan_loss
 from gradalgos.cells.base import AbstractCell, Params, State, check_positive_int
+from gradalgos.cells.sequence_cell import AbstractSequenceCell
 
 __all__ = ["TBPTT"]
 
@@ -83,6 +84,8 @@ class TBPTT(AbstractAlgorithm):
         mask: jax.Array,
         loss: Loss,
     ) -> tuple[jax.Array, Params, State]:
+        if isinstance(cell, AbstractSequenceCell):  # e.g. a bidirectional network
+            return cell.value_and_grad_by(self, params, state0, xs, targets, mask, loss)
         T = xs.shape[1]
         # A window longer than T reaches back before t = 0 only through inactive padding:
         # k2 = T gives the same gradient at a cost that does not grow with the requested k2.

@@ -1,6 +1,7 @@
 """Recurrent cells: one file per family, one interface (:class:`AbstractCell`)."""
 
 from gradalgos.cells.base import AbstractCell
+from gradalgos.cells.bidirectional import Bidirectional
 from gradalgos.cells.ctrnn import CTRNN
 from gradalgos.cells.elementwise_lstm import ElementwiseLSTM
 from gradalgos.cells.elman import Elman
@@ -23,6 +24,7 @@ __all__ = [
     "LRU",
     "LSTM",
     "AbstractCell",
+    "Bidirectional",
     "ElementwiseLSTM",
     "Elman",
     "FunctionCell",

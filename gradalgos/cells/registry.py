@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gradalgos.cells.base import AbstractCell
+from gradalgos.cells.bidirectional import Bidirectional
 from gradalgos.cells.ctrnn import CTRNN
 from gradalgos.cells.elementwise_lstm import ElementwiseLSTM
 from gradalgos.cells.elman import Elman
@@ -19,6 +20,7 @@ from gradalgos.cells.stack import Stack
 __all__ = ["CELLS", "get"]
 
 CELLS: dict[str, type[AbstractCell]] = {
+    "bidirectional": Bidirectional,
     "ctrnn": CTRNN,
     "elementwise_lstm": ElementwiseLSTM,
     "elman": Elman,

@@ -13,6 +13,7 @@ from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.algorithms.sequence import Loss
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.cells.sequence_cell import AbstractSequenceCell
 from gradalgos.losses import mse
 from gradalgos.planner.budget import parse_budget
 from gradalgos.planner.plan import Plan, _check_flag, plan_problem
@@ -102,6 +103,11 @@ class Auto(AbstractAlgorithm):
         key: jax.Array | None = None,
     ) -> AbstractAlgorithm:
         """The method chosen for these (validated) inputs; only shapes and dtypes are read."""
+        if isinstance(cell, AbstractSequenceCell):  # the cost model prices one forward step
+            raise ValueError(
+                f"Auto plans from the cost of one forward step, which {type(cell).__name__} "
+                f"({cell.kind}) has not; pass BPTT() or CheckpointedBPTT(segment) yourself"
+            )
         problem = make_problem(
             cell, params, state0, xs, loss=loss, targets=targets, mask=mask, key=key
         )

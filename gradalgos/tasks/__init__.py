@@ -15,6 +15,7 @@ from gradalgos.tasks.base import (
 )
 from gradalgos.tasks.copy_memory import Copy
 from gradalgos.tasks.mackey_glass import MackeyGlass, mackey_glass
+from gradalgos.tasks.middle_label import MiddleLabel
 from gradalgos.tasks.parity import DelayedParity
 from gradalgos.tasks.registry import TASKS, make_task
 from gradalgos.tasks.sine import Sine
@@ -31,6 +32,7 @@ __all__ = [
     "Copy",
     "DelayedParity",
     "MackeyGlass",
+    "MiddleLabel",
     "RegressionTask",
     "Sine",
     "mackey_glass",

@@ -9,6 +9,7 @@ from gradalgos.tasks.anbn import AnBn
 from gradalgos.tasks.base import AbstractTask
 from gradalgos.tasks.copy_memory import Copy
 from gradalgos.tasks.mackey_glass import MackeyGlass
+from gradalgos.tasks.middle_label import MiddleLabel
 from gradalgos.tasks.parity import DelayedParity
 from gradalgos.tasks.sine import Sine
 from gradalgos.tasks.w1000 import W1000
@@ -23,6 +24,7 @@ TASKS: dict[str, type[AbstractTask]] = {
     "mackey-glass": MackeyGlass,
     "anbn": AnBn,
     "w1000": W1000,
+    "middle": MiddleLabel,
 }
 
 

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from gradalgos.cells.base import AbstractCell, Params
+from gradalgos.cells.sequence_cell import AbstractSequenceCell
 from gradalgos.tasks.base import AbstractTask, Batch, masked_mean
 
 __all__ = ["evaluate", "predict"]
@@ -17,6 +18,8 @@ def predict(cell: AbstractCell, params: Params, xs: jax.Array) -> jax.Array:
     """Outputs ``ys (B, T, o)`` for inputs ``xs (B, T, m)``, each sequence from the cell's
     initial state. O(B·T·cost(step))."""
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    if isinstance(cell, AbstractSequenceCell):  # reads the whole sequence (bidirectional)
+        return jax.vmap(lambda x: cell.outputs(params, cell.initial_state(dtype), x)[1])(xs)
 
     def one(x):
         _, ys = jax.lax.scan(lambda s, xt: cell.step(params, s, xt), cell.initial_state(dtype), x)

@@ -25,6 +25,7 @@ from gradalgos import algorithms, cells
 from gradalgos.bench.version import code_version, git_commit
 from gradalgos.tasks import W1000, AbstractTask, AnBn, DelayedParity, Sine
 from gradalgos.tasks.adding import Adding
+from gradalgos.training.bidirectional_experiment import exp_bidirectional
 from gradalgos.training.common import TrainResult
 from gradalgos.training.evaluate import evaluate, predict
 from gradalgos.training.figures import DEFAULT, write_report
@@ -218,6 +219,7 @@ EXPERIMENTS: dict[str, Callable[[float, jax.Array], dict]] = {
     "irnn": exp_irnn,
     "anbn": exp_anbn,
     "acceptance": exp_acceptance,
+    "bidirectional": exp_bidirectional,
 }
 
 

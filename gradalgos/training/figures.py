@@ -17,7 +17,7 @@ import numpy as np
 __all__ = ["write_report"]
 
 # The experiments of the default comparison run (keys of the results file).
-DEFAULT = ("sine", "parity", "w1000", "clipping", "irnn", "anbn")
+DEFAULT = ("sine", "parity", "w1000", "clipping", "irnn", "anbn", "bidirectional")
 
 _UNIT = {"offline": "updates", "online": "time steps", "evolve": "generations", "esn": "fit"}
 
@@ -281,6 +281,10 @@ def write_report(results: dict, out_dir: pathlib.Path) -> list[pathlib.Path]:
         ("anbn", "train_anbn.png", _section_anbn),
     ]
     draw = {"w1000": _fig_w1000, "clipping": _fig_clipping, "anbn": _fig_anbn}
+    from gradalgos.training import bidirectional_experiment as bidi  # it imports this module
+
+    sections.append(("bidirectional", "train_bidirectional.png", bidi.section))
+    draw["bidirectional"] = bidi.figure
     for name, fig, section in sections:
         if name not in results:
             continue

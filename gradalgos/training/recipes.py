@@ -1,5 +1,6 @@
 """Every built-in cell from one size ``n``: the registered constructor where it takes
-``hidden_size``, a fixed recipe for the three that do not (``ctrnn``, ``stack``, ``function``).
+``hidden_size``, a fixed recipe for those that do not (``ctrnn``, ``stack``, ``function``,
+``bidirectional``).
 
 The recipes are those of the benchmark (:func:`gradalgos.bench.case.make_cell`, which fixes
 m = o = 8), for any input and output size.
@@ -23,6 +24,7 @@ RECIPES = {
     "ctrnn": "an MTRNN: n - n//4 fast units (tau = 2) and n//4 slow ones (tau = 8)",
     "stack": "a GRU layer of n units feeding an Elman layer of n units (S = 2n)",
     "function": "a tanh RNN h' = tanh(A h + B x), y = C h as plain JAX functions",
+    "bidirectional": "Elman layers of n units forward and backward in time, outputs summed",
 }
 
 
@@ -75,6 +77,8 @@ def make_cell(name: str, input_size: int, hidden_size: int, output_size: int) ->
                 cells.Elman(input_size=n, hidden_size=n, output_size=o),
             )
         )
+    if key == "bidirectional":
+        return cells.Bidirectional(cells.Elman(m, n, o), cells.Elman(m, n, o))
     if key == "function":
         return cells.FunctionCell(
             _tanh_rnn_step,
