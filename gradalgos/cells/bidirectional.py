@@ -51,7 +51,10 @@ class Bidirectional(AbstractSequenceCell):
     raise. TBPTT truncates each direction in its own time: the forward pass (the loss) is
     exact, the forward cell's gradient is TBPTT(k1, k2) forward in time and the backward
     cell's TBPTT(k1, k2) over the reversed sequence, each with the other direction's outputs
-    held constant; the readout's gradient is exact. k2 ≥ T gives BPTT. Cost: one forward pass
+    held constant; the readout's gradient is exact. k2 ≥ T gives BPTT. This is TBPTT's own
+    truncation (each recurrence back-propagated through at most k2 of its own steps) with the
+    model unchanged; cutting the backward direction's forward pass into chunks instead would
+    change the network, not only its gradient. Cost: one forward pass
     of both directions, then the algorithm on each direction (≈ 5/3 × a fused BPTT); memory:
     the algorithm's, per direction, plus the outputs ``(B, T, o_f + o_b)``.
 
