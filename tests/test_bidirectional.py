@@ -18,7 +18,7 @@ import pytest
 import gradalgos as ga
 from gradalgos.algorithms import registry
 from gradalgos.cells import GRU, Bidirectional, Elman
-from gradalgos.losses import cross_entropy, mse
+from gradalgos.losses import cross_entropy
 from gradalgos.training.evaluate import predict
 
 B, T, M = 3, 4, 2
@@ -42,24 +42,28 @@ def combined(cell: Bidirectional, params, y_f, y_b):
     return params["readout"]["W_out"] @ both + params["readout"]["b_out"]
 
 
+def reference_outputs(cell, params, s0, x, cuts):
+    """One sequence ``x (T, m)`` → ``(ys (T, o), s_T)``, unrolled in Python over time; where
+    ``cuts[r]`` (``(T,)`` bools) each direction's state entering its own step r is a constant
+    (``stop_gradient``)."""
+    s_f, s_b, y_f, y_b = s0["forward"], s0["backward"], [None] * T, [None] * T
+    for r in range(T):  # r: the step number in each direction's own time
+        s_f, s_b = jax.tree_util.tree_map(
+            lambda s, cut=cuts[r]: jnp.where(cut, jax.lax.stop_gradient(s), s), (s_f, s_b)
+        )
+        s_f, y_f[r] = cell.forward_cell.step(params["forward"], s_f, x[r])
+        t = T - 1 - r
+        s_b, y_b[t] = cell.backward_cell.step(params["backward"], s_b, x[t])
+    ys = jnp.stack([combined(cell, params, y_f[t], y_b[t]) for t in range(T)])
+    return ys, {"forward": s_f, "backward": s_b}
+
+
 def reference(cell, params, state0, xs, targets, mask, loss, cuts):
-    """``(L, s_T)``: mean over the batch of Σ_t mask_t ℓ(y_t, target_t), unrolled in Python
-    over time; where ``cuts[r]`` (``(T,)`` bools) each direction's state entering its own step r
-    is a constant (``stop_gradient``)."""
+    """``(L, s_T)``: mean over the batch of Σ_t mask_t ℓ(y_t, target_t)."""
 
     def one(s0, x, target, m):
-        s_f, s_b, y_f, y_b = s0["forward"], s0["backward"], [None] * T, [None] * T
-        for r in range(T):  # r: the step number in each direction's own time
-            s_f, s_b = jax.tree_util.tree_map(
-                lambda s, cut=cuts[r]: jnp.where(cut, jax.lax.stop_gradient(s), s), (s_f, s_b)
-            )
-            s_f, y_f[r] = cell.forward_cell.step(params["forward"], s_f, x[r])
-            t = T - 1 - r
-            s_b, y_b[t] = cell.backward_cell.step(params["backward"], s_b, x[t])
-        total = sum(
-            m[t] * loss(combined(cell, params, y_f[t], y_b[t]), target[t]) for t in range(T)
-        )
-        return total, {"forward": s_f, "backward": s_b}
+        ys, final = reference_outputs(cell, params, s0, x, cuts)
+        return sum(m[t] * loss(ys[t], target[t]) for t in range(T)), final
 
     totals, finals = jax.vmap(one)(state0, xs, targets, mask)
     return jnp.mean(totals), finals
@@ -77,11 +81,16 @@ NO_CUTS = np.zeros(T, bool)
 
 
 @functools.lru_cache
+def initial_params(cell):
+    return jax.jit(cell.init)(jax.random.key(7))
+
+
+@functools.lru_cache
 def data(cell, labels: bool = False):
     """Params (one compiled ``init``), a batched initial state, inputs, targets and a 0/1 mask
     (NumPy draws: eager JAX ops would compile one by one)."""
     rng = np.random.default_rng(7)
-    params = jax.jit(cell.init)(jax.random.key(7))
+    params = initial_params(cell)
     state0 = jax.tree_util.tree_map(
         lambda s: 0.5 * rng.standard_normal((B, *s.shape)), cell.initial_state()
     )
@@ -99,11 +108,11 @@ def assert_close(a, b, rtol=1e-10):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=1e-12)
 
 
-#: Each (cell, loss) compiles one reference; the readout network's also serves the TBPTT test.
+#: One compiled reference (per cell and loss), shared with the TBPTT test. The other
+#: combines' outputs are checked in the predict test (the gradient path is the same).
 CASES = [
     ("readout", ga.BPTT(), cross_entropy),
     ("readout", ga.CheckpointedBPTT(segment=3), cross_entropy),  # 3 ∤ T: a partial segment
-    ("sum", ga.TBPTT(T), mse),  # k ≥ T: untruncated
 ]
 
 
@@ -142,19 +151,31 @@ def test_tbptt_truncates_each_direction_in_its_own_time():
         assert diff > 1e-4  # the truncation is visible, so the comparison above means something
 
 
-def test_predict_runs_both_directions_over_each_sequence():
-    """The trainer's ``predict`` gives ``cell.outputs`` per sequence; at the first step the
-    output depends on the last input (the backward direction), unlike any causal cell's."""
-    cell = network("concat")
-    params, _, xs, _, _ = data(cell)
-    run = jax.jit(lambda p, x: (predict(cell, p, x), cell.outputs(p, cell.initial_state(), x[0])))
-    ys, (_, ys_0) = run(params, xs)
-    assert ys.shape == (B, T, 5)
-    assert_close(ys[0], ys_0)
+def test_outputs_and_predict_equal_the_loop_for_sum_and_concat():
+    """``cell.outputs`` and the trainer's ``predict`` equal the unrolled loop's outputs for
+    ``combine="sum"`` and ``"concat"``; the first output depends on the last input."""
+    nets = (network("sum"), network("concat"))
+    params = tuple(initial_params(cell) for cell in nets)
+    xs = data(nets[0])[2]
+
+    @jax.jit
+    def run(params, xs):
+        out = []
+        for cell, p in zip(nets, params, strict=True):
+            s0 = cell.initial_state()
+            want = jax.vmap(lambda x, p=p, c=cell, s=s0: reference_outputs(c, p, s, x, NO_CUTS))
+            out.append((predict(cell, p, xs), cell.outputs(p, s0, xs[0])[1], want(xs)[0]))
+        return out
+
+    results = run(params, xs)
+    for (ys, ys_0, want), o in zip(results, (2, 5), strict=True):
+        assert ys.shape == (B, T, o)
+        assert_close(ys, want)
+        assert_close(ys_0, want[0])
     changed = xs.copy()
     changed[0, -1] += 1.0
-    ys_changed, _ = run(params, changed)
-    assert np.abs(ys_changed[0, 0] - ys[0, 0]).max() > 1e-3
+    ys_changed = run(params, changed)[0][0]
+    assert np.abs(ys_changed[0, 0] - results[0][0][0, 0]).max() > 1e-3
 
 
 @pytest.mark.parametrize("name", registry.names(online=True))
