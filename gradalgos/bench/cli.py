@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gradalgos.algorithms import registry
 from gradalgos.bench.baseline_torch import torch_available
 from gradalgos.bench.pool import DeviceUnavailable, Worker
 from gradalgos.bench.runner import run_configs
-from gradalgos.bench.specs import ALGORITHMS
 from gradalgos.bench.sweeps import SWEEPS, SweepOptions, build_configs
 from gradalgos.bench.version import run_metadata
 
@@ -68,29 +68,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--algorithms",
         nargs="+",
-        choices=(*ALGORITHMS, "jax-scan"),
+        choices=(*registry.names(), "jax-scan"),
         help="algorithms to run (default: every algorithm of gradalgos.algorithms.registry, and "
         "the jax-scan baseline)",
     )
     p.add_argument(
         "--cells",
         nargs="+",
-        help=(
-            "registered cell names (default: elman; elman lstm gru ctrnn stack for the "
-            "agreement sweep); ctrnn, stack and function are built by fixed recipes "
-            "(gradalgos.bench.case.make_cell)"
-        ),
+        help="registered cell names (default: elman; more for the agreement sweep); ctrnn, "
+        "stack and function are built by fixed recipes (gradalgos.bench.case.make_cell)",
     )
-    p.add_argument(
-        "--n", nargs="+", type=_positive(int), help="hidden sizes of the n and online-step sweeps"
-    )
+    p.add_argument("--n", nargs="+", type=_positive(int), help="hidden sizes of the n sweeps")
     p.add_argument("--T", nargs="+", type=_positive(int), help="sequence lengths of the T sweep")
     p.add_argument("--batch", nargs="+", type=_positive(int), help="batch sizes of the batch sweep")
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        help="dtype (default float32; the agreement sweep runs both)",
-    )
+    dtypes = ("float32", "float64")
+    p.add_argument("--dtype", choices=dtypes, help="default float32 (agreement: both)")
     p.add_argument(
         "--device",
         choices=("cpu", "gpu"),
@@ -100,17 +92,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--fresh-process",
         action="store_true",
-        help="measure every config in a new worker process (a GPU's peak_bytes_in_use is then "
-        "known for every config, at a few seconds of start-up each; by default a config's GPU "
-        "peak is recorded when it raises the worker's high-water mark)",
+        help="measure every config in a new worker process (a GPU's peak memory is then known "
+        "for every config, at a few seconds of start-up each)",
     )
     p.add_argument(
         "--matmul-precision",
         choices=("highest", "high", "default"),
         default="highest",
-        help="jax.default_matmul_precision of the measured functions (and torch's TF32 "
-        "switches): highest (default) keeps float32 products in float32; default lets a GPU "
-        "use TF32 (faster, ~1e-3 relative error); no effect on a CPU",
+        help="jax.default_matmul_precision (and torch's TF32 switches): highest (default) keeps "
+        "float32 products in float32; default lets a GPU use TF32 (~1e-3 relative error)",
     )
     p.add_argument(
         "--repeats",
@@ -123,9 +113,8 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         choices=SWEEPS,
         default=list(SWEEPS),
-        help="sweeps to run (default: all; n-1cpu repeats RTRL's and the hybrid's n sweep "
-        "with the worker pinned to one CPU, on a CPU only; online-step times one step of every "
-        "online method beside BPTT's step)",
+        help="sweeps to run (default: all; online-step times one step of every online method "
+        "beside BPTT's step)",
     )
     p.add_argument(
         "--out",
@@ -133,11 +122,7 @@ def parser() -> argparse.ArgumentParser:
         help="output folder (default: reports/local/<machine>/, so that a run never changes the "
         "committed reports; `--out reports` updates them)",
     )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="measure again configs already measured with this code version",
-    )
+    p.add_argument("--force", action="store_true", help="measure again configs already measured")
     p.add_argument(
         "--time-limit",
         type=_positive(float),
@@ -160,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_cells(p, args.cells)
     if args.repeats < 5:
         print(f"note: --repeats {args.repeats} < 5; medians are less reliable", file=sys.stderr)
-    algorithms = tuple(args.algorithms or (*ALGORITHMS, "jax-scan"))
+    algorithms = tuple(args.algorithms or (*registry.names(), "jax-scan"))
     if args.with_torch:
         reason = torch_available()
         if reason:
@@ -181,8 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         precision=args.matmul_precision,
     )
     configs = build_configs(opts)
-    if opts.device != "cpu" and "n-1cpu" in opts.sweeps:
-        print(f"note: --device {opts.device}: the n-1cpu sweep runs on a CPU only", file=sys.stderr)
     meta = run_metadata(argv)
     out = args.out if args.out is not None else default_out(meta, args.device)
     results = out / "results.jsonl"

@@ -10,29 +10,24 @@ import jax
 __all__ = ["attributable_peak", "device_memory", "peak_rss", "reset_peak"]
 
 
+def _status_bytes(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` in bytes, ``None`` where unreadable."""
+    try:
+        with open("/proc/self/status") as f:
+            return next((int(ln.split()[1]) * 1024 for ln in f if ln.startswith(field)), None)
+    except OSError:
+        return None
+
+
 def reset_peak() -> int | None:
-    """Reset the kernel's peak-RSS counter of this process (Linux ``clear_refs``) to the
-    current RSS, and return that RSS [bytes] (what the process holds from before: the start
-    of the next :func:`peak_rss`); ``None`` where the reset is not possible (the peak is then
-    the process's lifetime peak)."""
+    """Reset this process's peak-RSS counter (Linux ``clear_refs``) and return the current
+    RSS [bytes]; ``None`` where it cannot be reset (the peak is then the lifetime peak)."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         return None
     return _status_bytes("VmRSS:")
-
-
-def _status_bytes(field: str) -> int | None:
-    """A ``kB`` field of ``/proc/self/status`` in bytes, ``None`` where unreadable."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def peak_rss() -> int:
@@ -45,31 +40,22 @@ def peak_rss() -> int:
 
 
 def device_memory() -> tuple[int, int] | None:
-    """``(bytes_in_use, peak_bytes_in_use)`` of the default device from ``memory_stats()``;
-    ``None`` on a CPU or where the backend does not report them."""
+    """``(bytes_in_use, peak_bytes_in_use)`` of the default device; ``None`` on a CPU or where
+    the backend does not report them."""
     device = jax.devices()[0]
     if device.platform == "cpu":
         return None
     try:
         stats = device.memory_stats() or {}
+        return int(stats["bytes_in_use"]), int(stats["peak_bytes_in_use"])
     except Exception:
         return None
-    if "bytes_in_use" not in stats or "peak_bytes_in_use" not in stats:
-        return None
-    return int(stats["bytes_in_use"]), int(stats["peak_bytes_in_use"])
 
 
 def attributable_peak(before: tuple[int, int] | None, after: tuple[int, int] | None) -> int | None:
-    """A config's own device peak [bytes] from :func:`device_memory` before and after it.
-
-    ``peak_bytes_in_use`` is the process's high-water mark and cannot be reset. When the
-    config raised it, the config's peak is the new mark minus what was already in use when it
-    started; when it did not, its peak lies below an earlier config's and is unknown
-    (``None``; ``--fresh-process`` runs every config in a new process, where it is always known).
-    """
-    if before is None or after is None:
+    """A config's own device peak [bytes] from :func:`device_memory` before and after it: the
+    new high-water mark minus what was in use before, where the config raised the mark (the
+    mark cannot be reset: otherwise ``None``; ``--fresh-process`` always knows it)."""
+    if before is None or after is None or after[1] <= before[1]:
         return None
-    (in_use_before, peak_before), (_, peak_after) = before, after
-    if peak_after <= peak_before:
-        return None
-    return peak_after - in_use_before
+    return after[1] - before[0]

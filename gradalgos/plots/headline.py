@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 from gradalgos.algorithms import registry
 from gradalgos.plots import theory
-from gradalgos.plots.markdown import fmt, table
-from gradalgos.plots.results import BASELINES, Row, select
+from gradalgos.plots.results import BASELINES, Row, fmt, select, table
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import label
 

@@ -14,10 +14,8 @@ __all__ = ["call_samples", "figure_hybrid_block", "trend"]
 
 
 def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
-    """``(a, b)`` of ``t ≈ a + b/h`` (relative least squares). Theory: a ∝ S·cost(step) + S·P
-    (the S reverse passes and the time-contracted D, every step) and b ∝ S²·P (the J·M
-    product, once per block): time falls as 1/h until the knee h = b/a (≈ S/2 for a fully
-    connected cell) and flattens beyond it, while the memory grows as h·S²."""
+    """``(a, b)`` of ``t ≈ a + b/h`` (relative least squares): a ∝ S·cost(step) + S·P every
+    step, b ∝ S²·P once per block, so time falls as 1/h until the knee h = b/a."""
     if len(h) < 3:
         return None
     A = np.stack([1 / t, 1 / (h * t)], axis=1)
@@ -27,10 +25,7 @@ def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
 
 def call_samples(pts: Sequence[Row], every: Sequence[Row] | None) -> list[np.ndarray]:
     """Per row of ``pts``, the time per step of every timed call of its config over all runs
-    in ``every`` (rows of one code version; ``None``: the row's own calls only).
-
-    A row without ``times_s`` contributes its median time per step alone.
-    """
+    in ``every`` (``None``: the row's own calls; a row without ``times_s``: its median)."""
     by_key = ok_rows_by_key(every or ())
     samples = []
     for p in pts:
@@ -51,12 +46,8 @@ def quartiles(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
-    """How the time per step changes with h, judged against the spread of the timed calls.
-
-    A rise from one h to the next counts only where the two interquartile ranges of the calls
-    do not overlap (the lower quartile at the larger h above the upper quartile at the
-    smaller); rises inside that spread are named as such.
-    """
+    """How the time per step changes with h: a rise from one h to the next counts only where
+    the calls' interquartile ranges do not overlap; rises inside that spread are named so."""
     q25, med, q75 = quartiles(samples)
     rises = [k for k in range(len(h) - 1) if med[k + 1] >= med[k]]
     real = [k for k in rises if q25[k + 1] > q75[k]]
@@ -81,22 +72,11 @@ def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
 def figure_hybrid_block(
     rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
 ) -> dict[str, tuple[float | None, str]]:
-    """``hybrid_block.png``: time per step, XLA temp bytes and their product vs h (sweep
-    ``hybrid-h``), with h = S, the fastest h, the knee of a fitted ``a + b/h`` and the least
-    time × memory marked. Theory: O(S·cost(step) + S·P + S²·P/h) per step, memory
-    O(S·P + h·S²): time falls monotonically with h (no interior minimum), memory grows, and
-    their product is least near h = S, where each h-dependent term equals its h-independent
-    partner.
-
-    Times are the median over every timed call of each config in all runs of ``every`` (rows
-    of one code version; default: the calls of ``rows`` alone), with their interquartile
-    range as error bars; whether time falls with h is judged against that spread
-    (:func:`trend`), so a difference inside the noise of the calls is not reported as a rise.
-
-    Returns:
-        ``{description: (h, note)}`` for the report: the fastest h and the h of least
-        time × memory, each with S for comparison (``None`` without data).
-    """
+    """``hybrid_block.png``: time per step (median of every timed call over the runs of
+    ``every``, quartiles as bars), XLA temp bytes and their product vs h (sweep ``hybrid-h``),
+    with h = S, the fastest h, the knee of a fitted ``a + b/h`` and the least product marked
+    (theory: time falls with h, memory O(S·P + h·S²) grows, the product is least near h = S).
+    Returns ``{what: (h, note)}``: the fastest h and the h of least time × memory."""
     title = "Hybrid: cost vs block length h"
     pts, fig, (ax_t, ax_m, ax_p) = style.setting_sweep(
         rows, "hybrid-h", "hybrid", "block", title, panels=3
@@ -112,15 +92,9 @@ def figure_hybrid_block(
     samples = call_samples(pts, every)
     q25, t, q75 = quartiles(samples)
     mem = np.array([r.get("mem_temp_size_in_bytes") or np.nan for r in pts], float)
-    ax_t.errorbar(
-        h,
-        t,
-        yerr=(t - q25, q75 - t),
-        fmt="o-",
-        capsize=3,
-        color=style.color("hybrid"),
-        label="measured: median of all timed calls, bars: quartiles",
-    )
+    label = "measured: median of all timed calls, bars: quartiles"
+    kw = {"fmt": "o-", "capsize": 3, "color": style.color("hybrid"), "label": label}
+    ax_t.errorbar(h, t, yerr=(t - q25, q75 - t), **kw)
     knee = _knee(h, t)
     if knee is not None:
         a, b = knee
@@ -143,16 +117,12 @@ def figure_hybrid_block(
         )
     else:
         style.no_data(ax_p, "temp bytes")
-    for ax in (ax_t, ax_m, ax_p):
+    ylabels = ("median wall time per step [s]", "temp_size_in_bytes (memory_analysis) [bytes]")
+    ylabels += ("time/step × temp bytes (÷ its least value)",)
+    for ax, ylabel in zip((ax_t, ax_m, ax_p), ylabels, strict=True):
         ax.axvline(pts[0]["S"], color="gray", ls=":", label=f"h = S = {pts[0]['S']}")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("block length h [steps] (h = 1 is RTRL)")
-        ax.grid(True, which="both", alpha=0.3)
+        style.log_axes(ax, "block length h [steps] (h = 1 is RTRL)", ylabel)
         ax.legend(fontsize=8)
-    ax_t.set_ylabel("median wall time per step [s]")
-    ax_m.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
-    ax_p.set_ylabel("time/step × temp bytes (÷ its least value)")
     info["hybrid: fastest block length h"] = (
         (float(h[best]), f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, samples)} (theory: monotone)")
         if len(h) > 1

@@ -8,30 +8,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gradalgos.plots import headline, tables
-from gradalgos.plots.batch import figure_batch
 from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.hybrid_block import figure_hybrid_block
 from gradalgos.plots.online_step import FIGURE as ONLINE_STEP_FIGURE
 from gradalgos.plots.online_step import SWEEP as ONLINE_STEP_SWEEP
 from gradalgos.plots.online_step import figure_online_step, online_step_section
-from gradalgos.plots.rate import figure_rate_vs_n
-from gradalgos.plots.repeats import RunSpread, run_spread, spread_table
-from gradalgos.plots.results import Row, comparable, latest, load_rows, run_of, select
+from gradalgos.plots.results import Row, comparable, latest, load_rows, run_of, select, table
 from gradalgos.plots.scaling import (
     figure_memory_vs_n,
     figure_memory_vs_T,
     figure_time_vs_n,
-    scaling_fits,
 )
-from gradalgos.plots.tbptt import figure_tbptt_bias
+from gradalgos.plots.settings import figure_batch, figure_tbptt_bias
 
 __all__ = ["FIGURES", "make_report"]
 
-#: Every figure file a report embeds, with its caption. The CPU diagnostics (one CPU vs all,
-#: page faults) are drawn by ``benchmarks/cpu_noise.py``, outside the default path.
+#: Every figure file a report embeds, with its caption. The CPU diagnostics (run-to-run spread,
+#: achieved rate, one CPU vs all, page faults) are ``benchmarks/cpu_noise.py``'s.
 FIGURES: dict[str, str] = {
     "time_vs_n.png": "Time per step vs n, fitted slopes beside the theory",
-    "rate_vs_n.png": "Achieved rate of RTRL's and the hybrid's dominant products vs n",
     "memory_vs_T.png": "XLA temporary memory vs T",
     "memory_vs_n.png": "XLA temporary memory vs n",
     "tbptt_bias.png": "TBPTT bias and cost vs truncation k",
@@ -43,8 +38,8 @@ FIGURES: dict[str, str] = {
 
 #: The CPU diagnostics, for the reader who wants them (not run by the benchmark).
 CPU_NOISE = (
-    "CPU diagnostics (RTRL and the hybrid on one core vs all, page faults and user/system CPU "
-    "time per call): `python benchmarks/cpu_noise.py RESULTS OUT`."
+    "CPU diagnostics (run-to-run spread of the exponents, achieved GFLOP/s, one core vs all, "
+    "page faults): `python benchmarks/cpu_noise.py RESULTS OUT`."
 )
 
 
@@ -98,11 +93,8 @@ def _shown(path: Path) -> str:
 
 
 def _optional(path: Path, heading: str, text: str | None = None) -> list[str]:
-    """``[heading, text]`` (default text: the file's contents) when ``path`` exists, else
-    nothing."""
-    if not path.exists():
-        return []
-    return [heading, path.read_text() if text is None else text]
+    """``[heading, text]`` when ``path`` exists, else nothing."""
+    return [heading, text] if path.exists() else []
 
 
 def _core_targets(path: Path, version: str | None) -> str:
@@ -128,8 +120,7 @@ def _core_targets(path: Path, version: str | None) -> str:
         ),
         (h["case"], "RTRL time / hybrid time ≥ 20", f"{h['speedup']:.1f}"),
     ]
-    lines = ["| case | criterion | measured |", "|---|---|---|"]
-    lines += [f"| {a} | {k} | {v} |" for a, k, v in rows]
+    lines = [table(["case", "criterion", "measured"], rows).rstrip("\n")]
     m, measured = c["machine"], c.get("code_version")
     when = f", code version `{measured}`, {c['date']}" if measured else ""
     lines.append(
@@ -146,35 +137,6 @@ def _core_targets(path: Path, version: str | None) -> str:
             f"`{measured}`; rerun {command}."
         )
     return "\n".join(lines) + "\n"
-
-
-def _spread_section(spread: dict[str, RunSpread], one_cpu: dict[str, RunSpread]) -> str:
-    """Each run's time exponent and the pooled one (all CPUs, then one CPU where measured),
-    or how to measure more runs."""
-    runs = max((s.runs for s in spread.values()), default=0)
-    how = (
-        "`nox -s bench -- --force` (or the command above with `--force`) appends another run of "
-        "this code version to the results file; a partial rerun such as "
-        "`--sweeps n --algorithms rtrl hybrid --force` adds runs of the configs it covers."
-    )
-    if runs < 2:
-        return (
-            "One run of this code version, so the tables above are all there is. " + how + " "
-            "This section then fits each run apart and fits the per-config median time over "
-            "the runs.\n"
-        )
-    text = (
-        f"Up to {runs} runs of this code version's n sweep (a run is one bench invocation, "
-        "told apart by the rows' `run_id`; rows without one: run r = the r-th measurement of "
-        "each config; *runs* counts them per algorithm). "
-        "The tables above use the last measurement of each config; here each run is fitted "
-        "apart (same fit rule), and *exponent of the per-config medians* fits the median "
-        "time of each config over all its runs. " + how + "\n\n" + spread_table(spread)
-    )
-    if one_cpu:
-        text += "\nThe same for the one-CPU sweep (`n-1cpu`, section *One CPU vs all CPUs*):\n\n"
-        text += spread_table(one_cpu)
-    return text
 
 
 def _provenance(rows: Sequence[Row], version: str | None) -> str:
@@ -205,20 +167,10 @@ def _wrap(text: str, width: int = 110) -> str:
 def make_report(
     results: str | Path, out: str | Path | None = None, *, code_version: str | None = None
 ) -> Path:
-    """Write the figures of :data:`FIGURES`, ``REPORT.md`` (headline, then the details a
-    reader needs) and ``DETAILS.md`` (provenance, method, acceptance list, run spreads,
-    failures, every measurement) into ``out``.
-
-    Arguments:
-        results: the ``results.jsonl`` file.
-        out: output folder (default: the results file's folder).
-        code_version: the code version to report (default: that of the last row); one row per
-            config, the last measured, of the machine that measured the last row of that
-            version (:func:`~gradalgos.plots.results.comparable`).
-
-    Returns:
-        The path of ``REPORT.md``.
-    """
+    """Write the figures of :data:`FIGURES`, ``REPORT.md`` (headline first) and ``DETAILS.md``
+    (provenance, acceptance checks, failures, every measurement) into ``out`` (default: the
+    results file's folder), from the rows of ``code_version`` (default: the last row's) on one
+    machine (:func:`~gradalgos.plots.results.comparable`); returns ``REPORT.md``'s path."""
     results = Path(results)
     out = Path(out) if out is not None else results.parent
     out.mkdir(parents=True, exist_ok=True)
@@ -227,17 +179,12 @@ def make_report(
     all_rows = latest(every)
     version = every[-1]["code_version"] if every else code_version
     rows = [r for r in all_rows if r.get("status") == "ok"]
-    spread = run_spread(every)
-    spread_one_cpu = run_spread(every, "n-1cpu")
     fits = {
         "time/step vs n": figure_time_vs_n(rows, out),
         "temp bytes vs T": figure_memory_vs_T(rows, out),
         "temp bytes vs n": figure_memory_vs_n(rows, out),
     }
     figures = dict(FIGURES)
-    one_cpu = scaling_fits(rows, "n-1cpu", "n", "time_per_step_s")
-    fits["time/step vs n, one CPU"] = {a: f for a, f in one_cpu.items() if a in ("rtrl", "hybrid")}
-    figure_rate_vs_n(rows, out)
     figure_tbptt_bias(rows, out)
     block_info = figure_hybrid_block(rows, out, every)
     cross = figure_crossover(rows, out, every)
@@ -252,8 +199,7 @@ def make_report(
         "targets: [DETAILS.md](DETAILS.md#online-methods-cost-per-step) and [the figure]"
         f"({ONLINE_STEP_FIGURE}).\n",
     ]
-    if ONLINE_STEP_FIGURE not in figures:
-        online = []
+    online = online if ONLINE_STEP_FIGURE in figures else []
     time_caption = FIGURES["time_vs_n.png"]
     found = headline.findings(rows, fits["time/step vs n"])
     main = [
@@ -268,7 +214,7 @@ def make_report(
         *(f"- {f}" for f in found),
         "",
         f"{len(all_rows)} configs: {len(rows)} measured, {failed} failed. Provenance, method, "
-        "acceptance list, run-to-run spreads, failures and every measurement: "
+        "acceptance checks, crossovers, failures and every measurement: "
         "[DETAILS.md](DETAILS.md). Regenerate with "
         f"`python -m gradalgos.plots {_shown(results)}`.\n",
         *_optional(
@@ -306,17 +252,14 @@ def make_report(
         "# gradalgos benchmark report: details\n",
         "The long tables behind [REPORT.md](REPORT.md), from the same rows.\n",
         _header(every, version, results).replace("# gradalgos benchmark report\n", "", 1),
-        "## Acceptance figures\n",
-        tables.acceptance_table(rows, fits, cross, block_info, spread, spread_one_cpu),
-        "## Run-to-run spread of the time exponents vs n\n",
-        _spread_section(spread, spread_one_cpu),
+        "## Acceptance checks\n",
+        "The time and memory exponents' checks are in the exponent table of REPORT.md.\n",
+        tables.acceptance_table(rows, fits, cross, block_info),
         *(["## Online methods: cost per step\n", online_step_section(rows)] if online else []),
         "## CPU diagnostics\n",
         CPU_NOISE
-        + (
-            " This folder's: [CPU_NOISE.md](CPU_NOISE.md)."
-            if (out / "CPU_NOISE.md").exists()
-            else ""
+        + "".join(
+            _optional(out / "CPU_NOISE.md", " This folder's: ", "[CPU_NOISE.md](CPU_NOISE.md).")
         )
         + "\n",
         "## Gradient agreement (relative L2 error / 1 − cosine vs float64 BPTT)\n",
