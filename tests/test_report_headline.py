@@ -136,9 +136,9 @@ def test_report_first_screen_has_table_figure_and_findings(rendered: tuple[str, 
 def test_summary_lines_name_the_winners() -> None:
     lines = summary_lines(_rows())
     assert len(lines) == 3
-    assert lines[0].startswith("fastest exact online method at n = 64: hybrid (h = S)")
-    assert "least XLA temp memory at T = 256, n = 16: checkpointed BPTT" in lines[1]
-    assert lines[2].endswith("3e-07 (float32)")
+    assert lines[0].startswith("At n = 64, hybrid (h = S) is the fastest exact online method")
+    assert lines[1].startswith("At T = 256 and n = 16, checkpointed BPTT needs the least")
+    assert "at most 3e-07 in float32" in lines[2]
 
 
 @pytest.mark.parametrize("folder", ["reports", "reports/gpu", "reports/full"])

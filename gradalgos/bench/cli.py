@@ -65,74 +65,31 @@ def parser() -> argparse.ArgumentParser:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="tiny sweep (≤ 1 minute)")
     size.add_argument("--full", action="store_true", help="larger sweep (tens of minutes)")
-    p.add_argument(
-        "--algorithms",
-        nargs="+",
-        choices=(*registry.names(), "jax-scan"),
-        help="algorithms to run (default: every algorithm of gradalgos.algorithms.registry, and "
-        "the jax-scan baseline)",
-    )
-    p.add_argument(
-        "--cells",
-        nargs="+",
-        help="registered cell names (default: elman; more for the agreement sweep); ctrnn, "
-        "stack and function are built by fixed recipes (gradalgos.bench.case.make_cell)",
-    )
-    p.add_argument("--n", nargs="+", type=_positive(int), help="hidden sizes of the n sweeps")
-    p.add_argument("--T", nargs="+", type=_positive(int), help="sequence lengths of the T sweep")
-    p.add_argument("--batch", nargs="+", type=_positive(int), help="batch sizes of the batch sweep")
-    dtypes = ("float32", "float64")
-    p.add_argument("--dtype", choices=dtypes, help="default float32 (agreement: both)")
-    p.add_argument(
-        "--device",
-        choices=("cpu", "gpu"),
-        default="cpu",
-        help="cpu (default) or gpu: exits with an error when JAX finds no GPU",
-    )
-    p.add_argument(
-        "--fresh-process",
-        action="store_true",
-        help="measure every config in a new worker process (a GPU's peak memory is then known "
-        "for every config, at a few seconds of start-up each)",
-    )
-    p.add_argument(
+    add, many, pos_int = p.add_argument, {"nargs": "+"}, _positive(int)
+    add("--algorithms", **many, choices=(*registry.names(), "jax-scan"), help="default: all")
+    add("--cells", **many, help="registered cell names, or the recipes ctrnn, stack, function")
+    add("--n", **many, type=pos_int, help="hidden sizes of the n and online-step sweeps")
+    add("--T", **many, type=pos_int, help="sequence lengths of the T sweep")
+    add("--batch", **many, type=pos_int, help="batch sizes of the batch sweep")
+    add("--dtype", choices=("float32", "float64"), help="default float32 (agreement: both)")
+    add("--device", choices=("cpu", "gpu"), default="cpu", help="gpu: an error if JAX has none")
+    add("--fresh-process", action="store_true", help="a new worker per config (GPU peaks)")
+    precisions = ("highest", "high", "default")
+    add(
         "--matmul-precision",
-        choices=("highest", "high", "default"),
+        choices=precisions,
         default="highest",
-        help="jax.default_matmul_precision (and torch's TF32 switches): highest (default) keeps "
-        "float32 products in float32; default lets a GPU use TF32 (~1e-3 relative error)",
+        help="'default' lets a GPU use TF32",
     )
-    p.add_argument(
-        "--repeats",
-        type=_positive(int),
-        default=5,
-        help="timed calls per config (at least; default 5, fewer prints a note)",
-    )
-    p.add_argument(
-        "--sweeps",
-        nargs="+",
-        choices=SWEEPS,
-        default=list(SWEEPS),
-        help="sweeps to run (default: all; online-step times one step of every online method "
-        "beside BPTT's step)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        help="output folder (default: reports/local/<machine>/, so that a run never changes the "
-        "committed reports; `--out reports` updates them)",
-    )
-    p.add_argument("--force", action="store_true", help="measure again configs already measured")
-    p.add_argument(
-        "--time-limit",
-        type=_positive(float),
-        help="seconds per config before it is recorded as failed (default: "
-        + ", ".join(f"{mode} {limit:g}" for mode, limit in TIME_LIMITS.items())
-        + "; the largest default configs take ~90 s on a 2-core CPU)",
-    )
-    p.add_argument("--with-torch", action="store_true", help="also time PyTorch autograd")
-    p.add_argument("--no-report", action="store_true", help="skip figures and REPORT.md")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add("--repeats", type=pos_int, default=5, help="timed calls per config, at least (default 5)")
+    add("--sweeps", **many, choices=SWEEPS, default=list(SWEEPS), help="default: all")
+    add("--out", type=Path, help="default: reports/local/<machine>/ (reports: the committed one)")
+    add("--force", action="store_true", help="measure again configs already measured")
+    limits = ", ".join(f"{mode} {limit:g}" for mode, limit in TIME_LIMITS.items())
+    add("--time-limit", type=_positive(float), help=f"seconds per config (default: {limits})")
+    add("--with-torch", action="store_true", help="also time PyTorch autograd")
+    add("--no-report", action="store_true", help="skip figures and REPORT.md")
+    add("--no-progress", action="store_true", help="no progress bar")
     return p
 
 

@@ -12,16 +12,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos.algorithms import registry
-from gradalgos.bench import agreement, process_memory
+from gradalgos.bench import agreement
 from gradalgos.bench.case import Case, make_case
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.schema import BASELINES
-from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
+from gradalgos.bench.timing import (
+    attributable_peak,
+    cost_flops,
+    device_memory,
+    memory_bytes,
+    time_compiled,
+)
 from gradalgos.cells.base import AbstractCell
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
 
-__all__ = ["loop_body_runs", "make_algorithm", "measure", "process_fields", "scan_value_and_grad"]
+__all__ = ["loop_body_runs", "make_algorithm", "measure", "scan_value_and_grad"]
 
 
 def scan_value_and_grad(cell: AbstractCell) -> Callable[..., tuple[jax.Array, Any]]:
@@ -92,16 +98,6 @@ def _reference(config: BenchConfig) -> tuple[float, list[np.ndarray]]:
     return agreement.reference(_case(config))
 
 
-def process_fields(rss_start: int | None, device_before: Any) -> dict[str, int | None]:
-    """``rss_start_bytes``, ``rss_peak_bytes`` and ``gpu_peak_bytes`` of a config."""
-    after = process_memory.device_memory()
-    return {
-        "rss_start_bytes": rss_start,
-        "rss_peak_bytes": process_memory.peak_rss(),
-        "gpu_peak_bytes": process_memory.attributable_peak(device_before, after),
-    }
-
-
 def measure(config: BenchConfig) -> dict[str, Any]:
     """Run one config on the default device; returns the fields of
     :data:`~gradalgos.bench.schema.MEASURED_FIELDS` (and ``STEP_FIELDS`` for the
@@ -114,8 +110,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         from gradalgos.bench.step_cost import measure_step
 
         return measure_step(config)
-    rss_start = process_memory.reset_peak()
-    device_before = process_memory.device_memory()
+    device_before = device_memory()
     case = _case(_problem(config))
     with jax.default_matmul_precision(config.precision):  # applies while tracing
         timed = time_compiled(_function(config, case), case.args, config.repeats)
@@ -133,7 +128,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
     on_cpu = jax.devices()[0].platform == "cpu"
     per_step = row["flops_per_step"]
     row["gflops"] = per_step / row["time_per_step_s"] / 1e9 if per_step and on_cpu else None
-    row.update(process_fields(rss_start, device_before))
+    row["gpu_peak_bytes"] = attributable_peak(device_before, device_memory())
     ref_value, ref_grads = _reference(_problem(config))
     row["loss"], row["ref_loss"] = float(value), ref_value
     row.update(agreement.compare(jax.device_get(grads), ref_grads))

@@ -1,5 +1,5 @@
 """The fields of a row of ``results.jsonl`` (schema 1), documented in one place. Readers
-ignore fields they do not know (older rows carry a few more: CPU pinning, page faults)."""
+ignore fields they do not know (older rows carry a few more: CPU pinning, page faults, RSS)."""
 
 from __future__ import annotations
 
@@ -67,8 +67,6 @@ MEASURED_FIELDS: dict[str, str] = {
     "flops_per_step": "executed FLOPs / T: xla_flops × the runs of its loop body (specs."
     "loop_body_runs); null where loops nest",
     "gflops": "flops_per_step / time_per_step_s / 1e9 (CPU only: XLA's GPU count misses GEMMs)",
-    "rss_start_bytes": "RSS of the worker when the config started [bytes]",
-    "rss_peak_bytes": "peak RSS of the worker during the config (rss_start_bytes included)",
     "gpu_peak_bytes": "GPU peak_bytes_in_use during the config minus bytes_in_use before it; "
     "null on a CPU or when an earlier config set the high-water mark (--fresh-process)",
     "loss": "the loss computed by the measured function",

@@ -22,9 +22,14 @@ import numpy as np
 
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.bench import measure as m
-from gradalgos.bench import process_memory
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
+from gradalgos.bench.timing import (
+    attributable_peak,
+    cost_flops,
+    device_memory,
+    memory_bytes,
+    time_compiled,
+)
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
 
@@ -92,8 +97,7 @@ def _settings(algorithm: Any) -> dict[str, Any]:
 def measure_step(config: BenchConfig) -> dict[str, Any]:
     """One online step of ``config.algorithm``: the fields of ``schema.MEASURED_FIELDS``
     (``None`` where no gradient is compared) and ``schema.STEP_FIELDS``."""
-    rss_start = process_memory.reset_peak()
-    device_before = process_memory.device_memory()
+    device_before = device_memory()
     algorithm = m.make_algorithm(config.algorithm, config.settings_dict)
     if not isinstance(algorithm, AbstractOnlineAlgorithm):
         raise ValueError(f"sweep online-step: {config.algorithm!r} is not an online method")
@@ -146,5 +150,5 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
         "loss": float(timed["output"][1]),
         **dict.fromkeys(("ref_loss", "rel_err", "cosine", "max_abs_err")),
     }
-    row.update(m.process_fields(rss_start, device_before))
+    row["gpu_peak_bytes"] = attributable_peak(device_before, device_memory())
     return row

@@ -9,7 +9,8 @@ from typing import Any
 
 import jax
 
-__all__ = ["cost_flops", "memory_bytes", "time_calls", "time_compiled"]
+__all__ = ["attributable_peak", "cost_flops", "device_memory", "memory_bytes", "time_calls"]
+__all__ += ["time_compiled"]
 
 #: ``memory_analysis()`` attributes recorded, as ``mem_<name>`` (bytes).
 MEMORY_FIELDS = tuple(f"{k}_size_in_bytes" for k in ("temp", "argument", "output", "alias"))
@@ -90,3 +91,25 @@ def cost_flops(compiled: Any) -> float | None:
         cost = cost[0] if cost else None
     flops = (cost or {}).get("flops")
     return float(flops) if flops is not None and flops >= 0 else None
+
+
+def device_memory() -> tuple[int, int] | None:
+    """``(bytes_in_use, peak_bytes_in_use)`` of the default device; ``None`` on a CPU or where
+    the backend does not report them."""
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return None
+    try:
+        stats = device.memory_stats() or {}
+        return int(stats["bytes_in_use"]), int(stats["peak_bytes_in_use"])
+    except Exception:
+        return None
+
+
+def attributable_peak(before: tuple[int, int] | None, after: tuple[int, int] | None) -> int | None:
+    """A config's own device peak [bytes] from :func:`device_memory` before and after it: the
+    new high-water mark minus what was in use before, where the config raised the mark (it
+    cannot be reset: otherwise ``None``; ``--fresh-process`` always knows it)."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return after[1] - before[0]

@@ -157,30 +157,9 @@ def _memory_winner(rows: Sequence[Row]) -> tuple[int, int, list[tuple[float, str
 
 
 def summary_lines(rows: Sequence[Row]) -> list[str]:
-    """Three lines: the fastest exact online method at the largest common n, the memory winner
-    of the T sweep, and the exact methods' worst error."""
-    lines = []
-    if fast := _fastest_online(rows):
-        n, times = fast
-        others = ", ".join(f"{label(a)} {_time(t)}" for t, a in times[1:])
-        lines.append(
-            f"fastest exact online method at n = {n}: {label(times[0][1])}, "
-            f"{_time(times[0][0])} per step" + (f" ({others})" if others else "")
-        )
-    else:
-        lines.append("fastest exact online method: not measured")
-    if mem := _memory_winner(rows):
-        T, n, ranked = mem
-        lines.append(
-            f"least XLA temp memory at T = {T}, n = {n}: {label(ranked[0][1])}, "
-            f"{_bytes(ranked[0][0])} (most: {label(ranked[-1][1])}, {_bytes(ranked[-1][0])})"
-        )
-    else:
-        lines.append("least memory: the T sweep was not measured")
-    worst = worst_errors(rows, registry.names(exact=True))
-    text = ", ".join(f"{fmt(worst[d], 2)} ({d})" for d in sorted(worst)) or "not measured"
-    lines.append(f"worst relative error of an exact method vs float64 BPTT: {text}")
-    return lines
+    """What a run prints at its end: the first three :func:`findings` (the fastest exact online
+    method, the memory winner, the exact methods' worst error, where measured)."""
+    return findings(rows, {})[:3]
 
 
 def _exponents(fits: ScalingFits) -> str | None:
