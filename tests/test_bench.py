@@ -183,6 +183,15 @@ def test_gpu_sweeps_extend_n_and_precision_is_part_of_the_key() -> None:
     assert config_key(tf32, "v") != config_key(dataclasses.replace(tf32, precision="highest"), "v")
 
 
+def test_every_row_field_is_documented() -> None:
+    """docs/results_schema.md explains each field the schema names, and only those."""
+    from gradalgos.bench.schema import STEP_FIELDS
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "results_schema.md").read_text()
+    documented = re.findall(r"^- `([^`]+)`:", page, flags=re.MULTILINE)
+    assert sorted(documented) == sorted({*COMMON_FIELDS, *MEASURED_FIELDS, *STEP_FIELDS})
+
+
 def test_attributable_gpu_peak() -> None:
     # (bytes_in_use, peak_bytes_in_use) before and after a config
     assert attributable_peak((100, 100), (100, 900)) == 800  # raised the mark: known

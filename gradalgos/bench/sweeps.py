@@ -130,7 +130,7 @@ GPU_EXTRA_N = {"bptt": (32768,), "rtrl": (768, 1024, 1536), "hybrid": (768, 1024
 
 
 def _extend(sizes: tuple[int, ...], extra: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(sorted(set(sizes) | set(extra)))
+    return tuple(sorted({*sizes, *extra}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,27 +163,15 @@ def _whole_sequence(name: str) -> bool:
 def build_configs(opts: SweepOptions) -> list[BenchConfig]:
     """Every config of the selected sweeps, in run order (cheap sweeps first)."""
     z = SIZES[opts.mode]
+    n_sweeps = ("n_bptt", "n_rtrl", "n_hybrid")
     if opts.n is not None:
-        z = dataclasses.replace(
-            z,
-            n_bptt=opts.n,
-            n_rtrl=opts.n,
-            n_hybrid=opts.n,
-            n_online=opts.n,
-            online_n_max_cubic=max(opts.n),
-        )
+        z = dataclasses.replace(z, **dict.fromkeys((*n_sweeps, "n_online"), opts.n))
+        z = dataclasses.replace(z, online_n_max_cubic=max(opts.n))
     elif opts.device == "gpu" and opts.mode != "quick":
-        z = dataclasses.replace(
-            z,
-            n_bptt=_extend(z.n_bptt, GPU_EXTRA_N["bptt"]),
-            n_rtrl=_extend(z.n_rtrl, GPU_EXTRA_N["rtrl"]),
-            n_hybrid=_extend(z.n_hybrid, GPU_EXTRA_N["hybrid"]),
-            n_max_variants=None,
-        )
-    if opts.T is not None:
-        z = dataclasses.replace(z, T_values=opts.T)
-    if opts.batch is not None:
-        z = dataclasses.replace(z, batch_values=opts.batch)
+        extended = {f: _extend(getattr(z, f), GPU_EXTRA_N[f[2:]]) for f in n_sweeps}
+        z = dataclasses.replace(z, **extended, n_max_variants=None)
+    z = dataclasses.replace(z, T_values=opts.T or z.T_values)
+    z = dataclasses.replace(z, batch_values=opts.batch or z.batch_values)
     cells = opts.cells or ("elman",)
     dtype = opts.dtype or "float32"
     algs = (*registry.names(), "jax-scan") if opts.algorithms is None else opts.algorithms
@@ -196,7 +184,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
         T: int,
         B: int = 1,
         dt: str = dtype,
-        cell_list: Sequence[str] = cells,
+        cell_list=cells,
         **settings: Any,
     ) -> None:
         if alg not in algs:
