@@ -21,7 +21,7 @@ import numpy as np
 
 from gradalgos.plots import theory
 from gradalgos.plots.fit import LogLogFit
-from gradalgos.plots.results import Row, ok_rows_by_key, table
+from gradalgos.plots.results import Row, select, table
 from gradalgos.plots.scaling import scaling_fits
 from gradalgos.plots.style import NAMES
 
@@ -71,6 +71,14 @@ def split_runs(rows: Sequence[Row]) -> list[list[Row]]:
             runs.append([])
         runs[r].append(row)
     return runs
+
+
+def ok_rows_by_key(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """The successful rows of each config key, in file order (one per run that measured it)."""
+    by_key: dict[str, list[Row]] = {}
+    for row in select(rows):
+        by_key.setdefault(row["key"], []).append(row)
+    return by_key
 
 
 def median_rows(rows: Sequence[Row]) -> list[Row]:

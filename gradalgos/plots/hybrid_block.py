@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from gradalgos.plots import style
-from gradalgos.plots.results import Row, ok_rows_by_key
+from gradalgos.plots.results import Row
 
-__all__ = ["call_samples", "figure_hybrid_block", "trend"]
+__all__ = ["figure_hybrid_block", "trend"]
 
 
 def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
@@ -23,57 +23,16 @@ def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
     return float(a), float(b)
 
 
-def call_samples(pts: Sequence[Row], every: Sequence[Row] | None) -> list[np.ndarray]:
-    """Per row of ``pts``, the time per step of every timed call of its config over all runs
-    in ``every`` (``None``: the row's own calls; a row without ``times_s``: its median)."""
-    by_key = ok_rows_by_key(every or ())
-    samples = []
-    for p in pts:
-        same = by_key.get(p["key"]) or [p]
-        per_step = [
-            np.asarray(r["times_s"], float) / r["T"]
-            if r.get("times_s")
-            else np.array([r["time_per_step_s"]], float)
-            for r in same
-        ]
-        samples.append(np.concatenate(per_step))
-    return samples
+def trend(h: np.ndarray, t: np.ndarray) -> str:
+    """How the median time per step changes with h: the steps where it rises, if any."""
+    rises = [k for k in range(len(h) - 1) if t[k + 1] >= t[k]]
+    steps = ", ".join(f"h = {h[k]:g} → {h[k + 1]:g} (+{t[k + 1] / t[k] - 1:.0%})" for k in rises)
+    return f"time rises at {steps}" if rises else "time falls at every step in h"
 
 
-def quartiles(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower quartile, median and upper quartile of each sample, as three arrays."""
-    return tuple(np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
-
-
-def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
-    """How the time per step changes with h: a rise from one h to the next counts only where
-    the calls' interquartile ranges do not overlap; rises inside that spread are named so."""
-    q25, med, q75 = quartiles(samples)
-    rises = [k for k in range(len(h) - 1) if med[k + 1] >= med[k]]
-    real = [k for k in rises if q25[k + 1] > q75[k]]
-
-    def steps(ks: list[int]) -> str:
-        return ", ".join(
-            f"h = {h[k]:g} → {h[k + 1]:g} (+{med[k + 1] / med[k] - 1:.0%})" for k in ks
-        )
-
-    lo, hi = min(len(s) for s in samples), max(len(s) for s in samples)
-    calls = f"{lo if lo == hi else f'{lo}–{hi}'} timed calls per h"
-    if not rises:
-        return f"time falls at every step in h ({calls})"
-    if real:
-        return f"time rises beyond the spread of the calls at {steps(real)} ({calls})"
-    return (
-        f"time falls at every step in h but {steps(rises)}, where the rise is inside the "
-        f"interquartile ranges of the calls ({calls})"
-    )
-
-
-def figure_hybrid_block(
-    rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
-) -> dict[str, tuple[float | None, str]]:
-    """``hybrid_block.png``: time per step (median of every timed call over the runs of
-    ``every``, quartiles as bars), XLA temp bytes and their product vs h (sweep ``hybrid-h``),
+def figure_hybrid_block(rows: Sequence[Row], out: Path) -> dict[str, tuple[float | None, str]]:
+    """``hybrid_block.png``: median time per step, XLA temp bytes and their product vs h (sweep
+    ``hybrid-h``),
     with h = S, the fastest h, the knee of a fitted ``a + b/h`` and the least product marked
     (theory: time falls with h, memory O(S·P + h·S²) grows, the product is least near h = S).
     Returns ``{what: (h, note)}``: the fastest h and the h of least time × memory."""
@@ -89,12 +48,9 @@ def figure_hybrid_block(
         style.save(fig, out / "hybrid_block.png")
         return info
     h = np.array([r["settings"]["block"] for r in pts], float)
-    samples = call_samples(pts, every)
-    q25, t, q75 = quartiles(samples)
+    t = np.array([r["time_per_step_s"] for r in pts], float)
     mem = np.array([r.get("mem_temp_size_in_bytes") or np.nan for r in pts], float)
-    label = "measured: median of all timed calls, bars: quartiles"
-    kw = {"fmt": "o-", "capsize": 3, "color": style.color("hybrid"), "label": label}
-    ax_t.errorbar(h, t, yerr=(t - q25, q75 - t), **kw)
+    ax_t.plot(h, t, "o-", color=style.color("hybrid"), label="measured (median of the calls)")
     knee = _knee(h, t)
     if knee is not None:
         a, b = knee
@@ -124,7 +80,7 @@ def figure_hybrid_block(
         style.log_axes(ax, "block length h [steps] (h = 1 is RTRL)", ylabel)
         ax.legend(fontsize=8)
     info["hybrid: fastest block length h"] = (
-        (float(h[best]), f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, samples)} (theory: monotone)")
+        (float(h[best]), f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, t)} (theory: monotone)")
         if len(h) > 1
         else (None, f"one block length (h = {h[0]:g}) measured: no comparison")
     )

@@ -170,7 +170,7 @@ def make_report(
     }
     figures = dict(FIGURES)
     figure_tbptt_bias(rows, out)
-    block_info = figure_hybrid_block(rows, out, every)
+    block_info = figure_hybrid_block(rows, out)
     cross = figure_crossover(rows, out, every)
     figure_batch(rows, out)
     figure_online_step(rows, out)

@@ -10,7 +10,7 @@ from gradalgos.bench.schema import BASELINES, MACHINE_FIELDS
 from gradalgos.bench.store import load_rows
 
 __all__ = ["BASELINES", "Row", "comparable", "fmt", "latest", "load_rows", "on_gpu", "select"]
-__all__ += ["ok_rows_by_key", "run_of", "table", "within_run_ratios"]
+__all__ += ["run_of", "table", "within_run_ratios"]
 
 Row = dict[str, Any]
 
@@ -46,14 +46,6 @@ def select(rows: Iterable[Row], ok: bool = True, **where: Any) -> list[Row]:
         for r in rows
         if (not ok or r.get("status") == "ok") and all(r.get(k) == v for k, v in where.items())
     ]
-
-
-def ok_rows_by_key(rows: Iterable[Row]) -> dict[str, list[Row]]:
-    """The successful rows of each config key, in file order (one per run that measured it)."""
-    by_key: dict[str, list[Row]] = {}
-    for row in select(rows):
-        by_key.setdefault(row["key"], []).append(row)
-    return by_key
 
 
 def run_of(row: Row) -> tuple:
