@@ -109,14 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"--with-torch: skipped: {reason}", file=sys.stderr)
         else:
             algorithms += ("torch",)
+    lists = {
+        k: tuple(getattr(args, k)) if getattr(args, k) else None
+        for k in ("cells", "n", "T", "batch")
+    }
+    mode = "quick" if args.quick else "full" if args.full else "default"
     opts = SweepOptions(
-        mode="quick" if args.quick else "full" if args.full else "default",
-        sweeps=tuple(args.sweeps),
-        algorithms=algorithms,
-        cells=tuple(args.cells) if args.cells else None,
-        n=tuple(args.n) if args.n else None,
-        T=tuple(args.T) if args.T else None,
-        batch=tuple(args.batch) if args.batch else None,
+        mode,
+        tuple(args.sweeps),
+        algorithms,
+        **lists,
         dtype=args.dtype,
         device=args.device,
         repeats=args.repeats,
@@ -134,15 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DeviceUnavailable as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        summary = run_configs(
-            configs,
-            results,
-            meta,
-            worker,
-            force=args.force,
-            time_limit=TIME_LIMITS[opts.mode] if args.time_limit is None else args.time_limit,
-            progress=not args.no_progress,
-        )
+        limit = TIME_LIMITS[opts.mode] if args.time_limit is None else args.time_limit
+        kw = {"force": args.force, "time_limit": limit, "progress": not args.no_progress}
+        summary = run_configs(configs, results, meta, worker, **kw)
     print(
         f"{summary.measured} measured, {summary.failed} failed, {summary.skipped} skipped "
         f"in {time.perf_counter() - t0:.0f} s → {results}",

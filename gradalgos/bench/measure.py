@@ -12,17 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos.algorithms import registry
-from gradalgos.bench import agreement
+from gradalgos.bench import agreement, timing
 from gradalgos.bench.case import Case, make_case
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.schema import BASELINES
-from gradalgos.bench.timing import (
-    attributable_peak,
-    cost_flops,
-    device_memory,
-    memory_bytes,
-    time_compiled,
-)
 from gradalgos.cells.base import AbstractCell
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
@@ -110,17 +103,17 @@ def measure(config: BenchConfig) -> dict[str, Any]:
         from gradalgos.bench.step_cost import measure_step
 
         return measure_step(config)
-    device_before = device_memory()
+    device_before = timing.device_memory()
     case = _case(_problem(config))
     with jax.default_matmul_precision(config.precision):  # applies while tracing
-        timed = time_compiled(_function(config, case), case.args, config.repeats)
+        timed = timing.time_compiled(_function(config, case), case.args, config.repeats)
     compiled, (value, grads) = timed.pop("compiled"), timed.pop("output")[:2]
     cell = case.cell
     row: dict[str, Any] = {"S": cell.state_size, "P": cell.num_params, **timed}
     row["P_state"] = num_state_params(cell)
     row["time_per_step_s"] = timed["time_median_s"] / config.T
-    row.update(memory_bytes(compiled))
-    flops, runs = cost_flops(compiled), loop_body_runs(config.algorithm, config.T)
+    row.update(timing.memory_bytes(compiled))
+    flops, runs = timing.cost_flops(compiled), loop_body_runs(config.algorithm, config.T)
     row["xla_flops"] = flops
     row["flops_per_step"] = flops * runs / config.T if flops is not None and runs else None
     # XLA's GPU cost analysis misses library GEMMs (RTRL n = 1536 on an H100: 2.2e10 flops per
@@ -128,7 +121,7 @@ def measure(config: BenchConfig) -> dict[str, Any]:
     on_cpu = jax.devices()[0].platform == "cpu"
     per_step = row["flops_per_step"]
     row["gflops"] = per_step / row["time_per_step_s"] / 1e9 if per_step and on_cpu else None
-    row["gpu_peak_bytes"] = attributable_peak(device_before, device_memory())
+    row["gpu_peak_bytes"] = timing.attributable_peak(device_before, timing.device_memory())
     ref_value, ref_grads = _reference(_problem(config))
     row["loss"], row["ref_loss"] = float(value), ref_value
     row.update(agreement.compare(jax.device_get(grads), ref_grads))

@@ -22,14 +22,8 @@ import numpy as np
 
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
 from gradalgos.bench import measure as m
+from gradalgos.bench import timing
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.timing import (
-    attributable_peak,
-    cost_flops,
-    device_memory,
-    memory_bytes,
-    time_compiled,
-)
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
 
@@ -67,15 +61,17 @@ def _bptt_cost(config: BenchConfig) -> dict[str, Any]:
     method of a (cell, n) point is divided by the same measurement."""
     case = m._case(m._problem(config))
     with jax.default_matmul_precision(config.precision):
-        timed = time_compiled(m._function(config, case), case.args, config.repeats)
-    flops = cost_flops(timed["compiled"])
+        timed = timing.time_compiled(m._function(config, case), case.args, config.repeats)
+    flops = timing.cost_flops(timed["compiled"])
     runs = m.loop_body_runs("bptt", config.T)
     return {
         "bptt_T": config.T,
         "bptt_compile_s": timed["compile_s"],
         "bptt_time_per_step_s": timed["time_median_s"] / config.T,
         "bptt_flops_per_step": flops * runs / config.T if flops is not None else None,
-        "bptt_mem_temp_size_in_bytes": memory_bytes(timed["compiled"])["mem_temp_size_in_bytes"],
+        "bptt_mem_temp_size_in_bytes": timing.memory_bytes(timed["compiled"])[
+            "mem_temp_size_in_bytes"
+        ],
     }
 
 
@@ -97,7 +93,7 @@ def _settings(algorithm: Any) -> dict[str, Any]:
 def measure_step(config: BenchConfig) -> dict[str, Any]:
     """One online step of ``config.algorithm``: the fields of ``schema.MEASURED_FIELDS``
     (``None`` where no gradient is compared) and ``schema.STEP_FIELDS``."""
-    device_before = device_memory()
+    device_before = timing.device_memory()
     algorithm = m.make_algorithm(config.algorithm, config.settings_dict)
     if not isinstance(algorithm, AbstractOnlineAlgorithm):
         raise ValueError(f"sweep online-step: {config.algorithm!r} is not an online method")
@@ -111,14 +107,14 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
     size = carry_bytes(carry)
     with jax.default_matmul_precision(config.precision):
         args = (params, carry, x, target, mask)
-        timed = time_compiled(update, args, config.repeats, carry_arg=1)
+        timed = timing.time_compiled(update, args, config.repeats, carry_arg=1)
         bptt = _bptt_cost(dataclasses.replace(config, algorithm="bptt", settings=()))
         fresh = jax.random.key(config.seed) if key is not None else None  # key: donated above
         scan = functools.partial(algorithm.batched_value_and_grad, cell, loss=mse, key=fresh)
-        scanned = time_compiled(scan, case.args, config.repeats)["time_median_s"] / config.T
+        scanned = timing.time_compiled(scan, case.args, config.repeats)["time_median_s"] / config.T
     compiled = timed["compiled"]
     loops = has_loop(compiled)
-    flops = cost_flops(compiled)
+    flops = timing.cost_flops(compiled)
     per_step = timed["time_median_s"] / h
     flops_per_step = flops / h if flops is not None and loops is False else None
     on_cpu = jax.devices()[0].platform == "cpu"
@@ -129,7 +125,7 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
         **{k: v for k, v in timed.items() if k not in ("compiled", "output")},
         "steps_per_call": h,
         "time_per_step_s": per_step,
-        **memory_bytes(compiled),
+        **timing.memory_bytes(compiled),
         "xla_flops": flops,
         "step_has_loop": loops,
         "flops_per_step": flops_per_step,
@@ -150,5 +146,5 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
         "loss": float(timed["output"][1]),
         **dict.fromkeys(("ref_loss", "rel_err", "cosine", "max_abs_err")),
     }
-    row["gpu_peak_bytes"] = attributable_peak(device_before, device_memory())
+    row["gpu_peak_bytes"] = timing.attributable_peak(device_before, timing.device_memory())
     return row

@@ -53,20 +53,11 @@ def _mark(ax: Any, at: float | None, what: str, otherwise: str) -> None:
         ax.text(0.5, 0.02, text, fontsize=8, ha="center", transform=ax.transAxes)
 
 
-def _lower(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> str:
-    """Which of ``a``, ``b`` is lower at every (matching) point, if either is."""
-    if not len(a):
-        return "no common points"
-    if np.all(a < b):
-        return f"{name_a} lower at every point"
-    if np.all(b < a):
-        return f"{name_b} lower at every point"
-    return "neither lower at every point"
-
-
 def _none(x: np.ndarray, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, var: str) -> str:
-    """Why ``a`` never falls below ``b``: which is lower, and a crossing the other way if any."""
-    text = _lower(a, b, name_a, name_b)
+    """Why ``a`` never falls below ``b``: which is lower at every point, if either, and a
+    crossing the other way if any."""
+    lower = name_a if np.all(a < b) else name_b if np.all(b < a) else "neither"
+    text = f"{lower} lower at every point" if len(a) else "no common points"
     other = crossing(x, b, a) if len(x) else None
     if other is not None:
         text += f"; {name_b} falls below {name_a} at {var} ≈ {other:.3g} (the other way)"

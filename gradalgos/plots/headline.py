@@ -21,11 +21,9 @@ ONLINE_STEP = "online-step"
 
 
 def _main(rows: Sequence[Row], sweep: str) -> list[Row]:
-    return [
-        r
-        for r in select(rows, sweep=sweep)
-        if r["cell"] == "elman" and r["dtype"] == "float32" and r.get("batch") in (None, 1)
-    ]
+    """The rows of ``sweep`` on Elman, float32, B = 1."""
+    pts = select(rows, sweep=sweep, cell="elman", dtype="float32")
+    return [r for r in pts if r.get("batch") in (None, 1)]
 
 
 def reference_n(rows: Sequence[Row], sweep: str, algorithms: Sequence[str]) -> int | None:
@@ -69,22 +67,20 @@ def _accuracy(rows: Sequence[Row], alg: str) -> str:
     return "approximate (cosine not measured)"
 
 
-def _time(seconds: float | None) -> str:
-    if seconds is None:
+def _unit(value: float | None, units: Sequence[tuple[str, float]]) -> str:
+    """``value`` in the first of ``units`` (largest first) it reaches, else the last."""
+    if value is None:
         return "—"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
+    unit, scale = next(((u, s) for u, s in units if value >= s), units[-1])
+    return f"{value / scale:.3g} {unit}"
+
+
+def _time(seconds: float | None) -> str:
+    return _unit(seconds, (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)))
 
 
 def _bytes(value: float | None) -> str:
-    if value is None:
-        return "—"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:g} B"
+    return _unit(value, (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1)))
 
 
 def _exact_n(rows: Sequence[Row]) -> int | None:

@@ -220,19 +220,6 @@ def _point(summaries: Sequence[LineSummary]) -> str:
     return " ".join(parts) if parts else "Nothing measured in this sweep."
 
 
-def _floor(rows: Sequence[Row]) -> str:
-    """The cheapest single-step call measured: the per-call floor of the time ratios."""
-    single = [r for r in rows if r.get("steps_per_call") == 1 and r.get("time_per_step_s")]
-    if not single:
-        return ""
-    r = min(single, key=lambda r: r["time_per_step_s"])
-    return (
-        f" The cheapest single-step call measured took {r['time_per_step_s'] * 1e6:.0f} µs "
-        f"({_name(r['algorithm'], r['cell'])}, n = {r['n']}): a floor that every one-step call "
-        "pays and BPTT's T-step call pays once per T steps."
-    )
-
-
 def online_step_section(rows: Sequence[Row]) -> str:
     """The report section *Online methods: cost per step*: its point first, then the targets
     and the method × n table."""
@@ -249,7 +236,6 @@ def online_step_section(rows: Sequence[Row]) -> str:
         "offline `value_and_grad` (its step scanned over T in one call). XLA's FLOPs of one step "
         "are exact where the step holds no loop over floats (the hybrid's does: no count). "
         "The carry-bytes exponent sits beside the registry's memory exponent."
-        + _floor(rows)
         + "\n\n"
         + _target_table(summaries)
         + "\n"

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from gradalgos.algorithms import registry
 
-__all__ = ["ELEMENTWISE_CELLS", "ELEMENTWISE_TIME_VS_N", "MEMORY_VS_N", "MEMORY_VS_T"]
-__all__ += ["TIME_VS_N", "TIME_VS_T"]
+__all__ = ["ELEMENTWISE_CELLS", "ELEMENTWISE_TIME_VS_N", "MEMORY_VS_N", "MEMORY_VS_T", "TIME_VS_N"]
 
 _INFO = {name: registry.info(name) for name in registry.names()}
 
 #: Time per step ∝ n^k (T fixed; the hybrid with h = S); the baselines are BPTT's O(n²).
 TIME_VS_N = {**{a: i.time_exponent for a, i in _INFO.items()}, "jax-scan": 2, "torch": 2}
-#: Time per step ∝ T^k (n fixed): constant for all.
-TIME_VS_T = dict.fromkeys((*_INFO, "jax-scan"), 0)
 #: XLA temp bytes ∝ T^k (n fixed).
 MEMORY_VS_T = {**{a: i.memory_vs_T for a, i in _INFO.items()}, "jax-scan": 1}
 #: XLA temp bytes ∝ n^k (T fixed); BPTT-like ones store T·n states plus an n² gradient: none.
