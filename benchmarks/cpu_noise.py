@@ -1,6 +1,8 @@
 """CPU diagnostics of a benchmark run, outside the default path: ``CPU_NOISE.md`` with the
-one-CPU vs all-CPUs comparison of RTRL and the hybrid (sweep ``n-1cpu``) and the page faults
-and user/system CPU time per call, plus ``parallel.png`` and ``page_faults.png``.
+run-to-run spread of the time exponents, the achieved rate of RTRL's and the hybrid's products
+(``rate_vs_n.png``), the one-CPU vs all-CPUs comparison (sweep ``n-1cpu``, measured by
+``benchmarks/cpu_parallel.py --measure``; ``parallel.png``) and the page faults and user/system
+CPU time per call (``page_faults.png``).
 
     python benchmarks/cpu_noise.py reports/results.jsonl [OUT]
 
@@ -18,6 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cpu_page_faults import figure_page_faults, page_fault_section
 from cpu_parallel import figure_parallel, parallel_section
+from cpu_rate import figure_rate_vs_n
+from cpu_repeats import spread_section
 
 from gradalgos.plots.results import comparable, latest, load_rows
 
@@ -28,6 +32,7 @@ def write(results: Path, out: Path) -> Path:
     rows = [r for r in latest(every) if r.get("status") == "ok"]
     parallel = figure_parallel(rows, out, every)
     figure_page_faults(rows, out)
+    figure_rate_vs_n(rows, out)
     page = out / "CPU_NOISE.md"
     page.write_text(
         "\n".join(
@@ -35,6 +40,12 @@ def write(results: Path, out: Path) -> Path:
                 "# CPU diagnostics\n",
                 f"From `{results.name}` by `python benchmarks/cpu_noise.py`; the report is "
                 "[REPORT.md](REPORT.md).\n",
+                "## Run-to-run spread of the time exponents vs n\n",
+                spread_section(every),
+                "## Achieved rate of RTRL's and the hybrid's products\n",
+                "The time exponent is the operation-count exponent minus the rate's slope: "
+                "a rate still rising with n pulls the fitted exponent below the theory.\n",
+                "![achieved rate](rate_vs_n.png)\n",
                 "## One CPU vs all CPUs: RTRL and the hybrid\n",
                 parallel_section(parallel, every),
                 "![one CPU vs all](parallel.png)\n",

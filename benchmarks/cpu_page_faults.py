@@ -13,27 +13,68 @@ O(n²) per call, so the faults should add a constant share; a share that grows w
 each fault got dearer (the OS reclaiming memory near the machine's limit). The bench records
 the worker's minor faults and user and system CPU time per timed call (``getrusage``, all
 threads); this module shows them and fits each CPU time apart, with the same fit rule as the
-wall time.
+wall time. The bench no longer records these counters (rows from code version
+``81c4dc584952`` and earlier carry them); :func:`cpu_counters` and :func:`counters_per_call`
+measure them around any timed calls (``benchmarks/online_step.py`` uses them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
-from gradalgos.plots.markdown import fmt, table
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import Row, fmt, select, table
 from gradalgos.plots.scaling import main_cell
 from gradalgos.plots.style import NAMES, series
 
 __all__ = [
     "PAGE_FAULT_ALGORITHMS",
+    "PER_CALL_FIELDS",
+    "CpuCounters",
+    "counters_per_call",
+    "cpu_counters",
     "cpu_time_fits",
     "figure_page_faults",
     "page_fault_section",
 ]
+
+
+class CpuCounters(NamedTuple):
+    """The process's resource usage so far (``getrusage(RUSAGE_SELF)``, all threads):
+    minor page faults, user and system CPU seconds."""
+
+    page_faults: int
+    user_s: float
+    sys_s: float
+
+
+#: Fields of :func:`counters_per_call`, in :class:`CpuCounters` order.
+PER_CALL_FIELDS = ("page_faults_per_call", "cpu_user_s_per_call", "cpu_sys_s_per_call")
+
+
+def cpu_counters() -> CpuCounters | None:
+    """A :class:`CpuCounters` snapshot, or ``None`` where ``resource`` is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuCounters(int(usage.ru_minflt), float(usage.ru_utime), float(usage.ru_stime))
+
+
+def counters_per_call(before: CpuCounters | None, calls: int) -> dict[str, float | None]:
+    """:data:`PER_CALL_FIELDS` from the snapshot ``before`` (taken just before ``calls``
+    calls) to now, divided by ``calls``; ``None`` values where not measurable."""
+    after = cpu_counters()
+    if before is None or after is None or calls < 1:
+        return dict.fromkeys(PER_CALL_FIELDS)
+    return {
+        name: (b - a) / calls for name, a, b in zip(PER_CALL_FIELDS, before, after, strict=True)
+    }
+
 
 #: The algorithms shown: BPTT (the O(n²) reference) and the two with O(n³) scratch.
 PAGE_FAULT_ALGORITHMS = ("bptt", "rtrl", "hybrid")

@@ -8,11 +8,20 @@ speed-up, and a least-squares slope is linear in the data, so over the same poin
 
 While a GEMM is too small to keep every core busy, the speed-up rises with n and the all-CPU
 exponent sits below the operation count's by that slope; on one core the ramp is absent.
+
+    python benchmarks/cpu_parallel.py --measure reports/results.jsonl [--n 128 256]
+
+appends the ``n-1cpu`` rows (this process, and so the worker it starts, pinned to one CPU:
+XLA sizes its thread pool from the CPUs it may use); ``benchmarks/cpu_noise.py`` reports them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,8 +29,7 @@ import numpy as np
 
 from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
-from gradalgos.plots.markdown import table
-from gradalgos.plots.results import Row, on_gpu, select, within_run_ratios
+from gradalgos.plots.results import Row, on_gpu, select, table, within_run_ratios
 from gradalgos.plots.scaling import main_cell
 
 __all__ = [
@@ -36,6 +44,43 @@ __all__ = [
 #: The sweep measured on one CPU, and the algorithms it measures.
 ONE_CPU = "n-1cpu"
 ALGORITHMS = ("rtrl", "hybrid")
+
+
+#: Hidden sizes of the one-CPU sweep (about 110 s on a 2-core CPU).
+ONE_CPU_N = (128, 192, 256, 512)
+
+
+def one_cpu_configs(ns: Sequence[int] = ONE_CPU_N) -> list[Any]:
+    """RTRL's and the hybrid's configs of the ``n`` sweep at ``ns`` (same T), as sweep
+    ``n-1cpu``."""
+    from gradalgos.bench import SweepOptions, build_configs
+
+    opts = SweepOptions(sweeps=("n",), algorithms=ALGORITHMS, n=tuple(ns))
+    return [dataclasses.replace(c, sweep=ONE_CPU) for c in build_configs(opts)]
+
+
+@contextlib.contextmanager
+def pinned_to_one_cpu() -> Iterator[None]:
+    """Inside the block this thread (and any process it starts) runs on its first CPU only."""
+    if not hasattr(os, "sched_setaffinity"):
+        raise RuntimeError("pinning to one CPU needs os.sched_setaffinity (Linux)")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def measure(results: Path, ns: Sequence[int] = ONE_CPU_N) -> Any:
+    """Append the ``n-1cpu`` rows to ``results`` (the worker pinned to one CPU)."""
+    from gradalgos.bench.pool import Worker
+    from gradalgos.bench.runner import run_configs
+    from gradalgos.bench.version import run_metadata
+
+    meta = run_metadata(["(benchmarks/cpu_parallel.py --measure)"])
+    with pinned_to_one_cpu(), Worker("cpu") as worker:
+        return run_configs(one_cpu_configs(ns), results, meta, worker)
 
 
 class ParallelFits(NamedTuple):
@@ -169,7 +214,7 @@ def parallel_section(fits: dict[str, ParallelFits], every: Sequence[Row]) -> str
     if not fits:
         return (
             f"Not measured: the `{ONE_CPU}` sweep (CPU only), e.g. "
-            f"`python -m gradalgos.bench --sweeps n {ONE_CPU} --algorithms rtrl hybrid`.\n"
+            "`python benchmarks/cpu_parallel.py --measure RESULTS` (CPU only, Linux).\n"
         )
 
     def slope(fit: LogLogFit | None) -> str | None:
@@ -218,3 +263,11 @@ def parallel_section(fits: dict[str, ParallelFits], every: Sequence[Row]) -> str
         + "\n"
         + table(["n", *(f"{style.NAMES[a]}: speed-up" for a in fits)], per_n)
     )
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--measure", type=Path, required=True, help="results.jsonl to append to")
+    p.add_argument("--n", type=int, nargs="+", default=ONE_CPU_N)
+    args = p.parse_args()
+    print(measure(args.measure, args.n))

@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import jax
 from core_targets import median_time, script_meta
+from cpu_page_faults import counters_per_call, cpu_counters
 
 import gradalgos as ga
-from gradalgos.bench.timing import counters_per_call, cpu_counters
 
 #: The ways of computing the same gradients, in the order they are timed and printed.
 WAYS = (

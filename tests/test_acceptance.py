@@ -1,11 +1,13 @@
-"""The acceptance table's PASS/FAIL verdicts at the edges of each tolerance."""
+"""The PASS/FAIL verdicts at the edges of each tolerance: the exponents' in the exponent
+table, the others in the acceptance table."""
 
 from __future__ import annotations
 
 import pytest
 
 from gradalgos.plots.fit import LogLogFit
-from gradalgos.plots.tables import acceptance_table
+from gradalgos.plots.style import NAMES
+from gradalgos.plots.tables import acceptance_table, exponent_table
 from tests.rows import n_sweep_row
 
 
@@ -13,19 +15,26 @@ def _fit(slope: float, lo: float = 64, hi: float = 256) -> LogLogFit:
     return LogLogFit(slope=slope, intercept=0.0, r2=1.0, x_lo=lo, x_hi=hi, points=3)
 
 
-def _verdicts(
-    rows: list[dict] | None = None,
-    time: dict[str, LogLogFit | None] | None = None,
-    memory: dict[str, LogLogFit | None] | None = None,
-) -> dict[str, tuple[str, str]]:
-    """``{criterion: (measured, verdict)}`` from the rendered markdown rows."""
-    fits = {"time/step vs n": time or {}, "temp bytes vs T": memory or {}}
-    text = acceptance_table(rows or [], fits, {})
+def _verdicts(rows: list[dict]) -> dict[str, tuple[str, str]]:
+    """``{criterion: (measured, verdict)}`` from the rendered acceptance table."""
     out = {}
-    for line in text.splitlines()[2:]:
+    for line in acceptance_table(rows, {}, {}).splitlines()[2:]:
         criterion, measured, verdict, _ = (cell.strip() for cell in line.split("|")[1:-1])
         out[criterion] = (measured, verdict)
     return out
+
+
+def _exponent(quantity: str, alg: str, fit: LogLogFit | None) -> tuple[str, str]:
+    """``(fitted, |diff|)`` of ``alg``'s line in the exponent table."""
+    sweep = "T" if "vs T" in quantity else "n"
+    rows = [n_sweep_row(alg, 64, sweep=sweep, T=64)]  # one point below the fit range
+    line = next(
+        row
+        for row in exponent_table(rows, {quantity: {alg: fit}}).splitlines()[2:]
+        if row.split(" | ")[1] == NAMES[alg]
+    )
+    cells = [cell.strip() for cell in line.split("|")[1:-1]]
+    return cells[2], cells[4]
 
 
 @pytest.mark.parametrize(
@@ -45,22 +54,24 @@ def _verdicts(
 def test_time_exponent_within_0_3_of_theory(
     alg: str, name: str, theory: int, slope: float, verdict: str
 ) -> None:
-    got = _verdicts(time={alg: _fit(slope)})
-    assert got[f"{name} time exponent vs n = {theory} ± 0.3"] == (f"{slope:.3g}", verdict)
+    assert NAMES[alg] == name
+    fitted, diff = _exponent("time/step vs n", alg, _fit(slope))
+    assert fitted.startswith(f"{slope:.3g}")
+    assert diff == f"{abs(slope - theory):.3g} ({verdict}: ≤ 0.3)"
 
 
-def test_time_exponent_without_a_fit_has_no_data() -> None:
-    got = _verdicts(time={"rtrl": None})
-    assert got["RTRL time exponent vs n = 4 ± 0.3"] == ("—", "no data")
-    assert got["BPTT time exponent vs n = 2 ± 0.3"] == ("—", "no data")
+def test_time_exponent_without_a_fit_has_no_verdict() -> None:
+    assert _exponent("time/step vs n", "rtrl", None) == ("—", "—")
+    # an algorithm without a tolerance gets its |diff| alone
+    assert _exponent("time/step vs n", "tbptt", _fit(2.5))[1] == "0.5"
 
 
 @pytest.mark.parametrize(
     ("slope", "verdict"), [(1.09, "PASS"), (0.91, "PASS"), (1.11, "FAIL"), (0.89, "FAIL")]
 )
 def test_bptt_memory_exponent_within_0_1_of_one(slope: float, verdict: str) -> None:
-    got = _verdicts(memory={"bptt": _fit(slope, 1024, 4096)})
-    assert got["BPTT temp-memory exponent vs T = 1 ± 0.1"] == (f"{slope:.3g}", verdict)
+    _, diff = _exponent("temp bytes vs T", "bptt", _fit(slope, 1024, 4096))
+    assert diff == f"{abs(slope - 1):.3g} ({verdict}: ≤ 0.1)"
 
 
 def _T_row(alg: str, nbytes: int) -> dict:

@@ -15,14 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradalgos.bench import BenchConfig, SweepOptions, build_configs
-from gradalgos.bench.affinity import PinningError, cpus_in_use, pinned
-from gradalgos.bench.pool import Worker
-from gradalgos.bench.sweeps import HYBRID_BLOCKS, SIZES
+from gradalgos.bench import SweepOptions, build_configs
+from gradalgos.bench.sweeps import HYBRID_BLOCKS
 from gradalgos.plots import make_report
-from gradalgos.plots.repeats import run_spread
 from gradalgos.plots.report import FIGURES
-from gradalgos.plots.tables import acceptance_table, exponent_table
 from tests.rows import n_sweep_row
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -40,6 +36,8 @@ def benchmark_module(name: str) -> Any:
 cpu_parallel = benchmark_module("cpu_parallel")
 figure_parallel, parallel_section = cpu_parallel.figure_parallel, cpu_parallel.parallel_section
 speedups = cpu_parallel.speedups
+cpu_repeats = benchmark_module("cpu_repeats")
+run_spread = cpu_repeats.run_spread
 
 linux = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux affinity")
 
@@ -50,54 +48,25 @@ def _text(report: Path) -> str:
 
 
 @linux
-def test_pinned_restricts_this_thread_and_restores_it() -> None:
+def test_pinning_restricts_this_thread_to_one_cpu_and_restores_it() -> None:
     before = os.sched_getaffinity(0)
-    with pinned(1):
+    with cpu_parallel.pinned_to_one_cpu():
         assert os.sched_getaffinity(0) == {min(before)}
-        assert cpus_in_use() == 1
-    assert os.sched_getaffinity(0) == before
-    with pinned(None):
-        assert os.sched_getaffinity(0) == before
-
-
-@linux
-@pytest.mark.parametrize("cpus", [0, 10_000])
-def test_pinning_to_an_impossible_count_is_a_clear_error(cpus: int) -> None:
-    before = os.sched_getaffinity(0)
-    expected = f"cpus={cpus}: expected 1 ≤ cpus ≤ {len(before)}"
-    with pytest.raises(PinningError, match=expected), pinned(cpus):
-        pass
     assert os.sched_getaffinity(0) == before
 
 
-@linux
-def test_worker_records_a_config_it_cannot_pin_as_failed() -> None:
-    too_many = cpus_in_use() + 1
-    config = BenchConfig("n-1cpu", "rtrl", "elman", 4, 2, repeats=1, cpus=too_many)
-    with Worker("cpu") as worker:
-        result = worker.run(config, time_limit=60)
-        assert worker._proc is None  # nothing was started
-    assert result["status"] == "failed"
-    assert f"cpus={too_many}" in result["reason"]
-    assert result["cpus_used"] is None
-
-
-def test_one_cpu_sweep_configs() -> None:
-    configs = build_configs(SweepOptions(sweeps=("n", "n-1cpu")))
-    pinned_configs = [c for c in configs if c.sweep == "n-1cpu"]
-    sizes = SIZES["default"].n_one_cpu
-    assert {(c.algorithm, c.n) for c in pinned_configs} == {
+def test_one_cpu_configs_are_the_n_sweep_of_rtrl_and_the_hybrid() -> None:
+    configs = cpu_parallel.one_cpu_configs()
+    sizes = cpu_parallel.ONE_CPU_N
+    assert {(c.algorithm, c.n) for c in configs} == {
         (a, n) for a in ("rtrl", "hybrid") for n in sizes
     }
-    assert all(c.cpus == 1 for c in pinned_configs)
-    assert all(c.cpus is None for c in configs if c.sweep == "n")
+    assert {c.sweep for c in configs} == {"n-1cpu"}
     # the same T as the n sweep, so the times per step compare
-    assert all(HYBRID_BLOCKS * c.n == c.T for c in pinned_configs if c.algorithm == "hybrid")
-    assert configs[-len(pinned_configs) :] == pinned_configs  # last: one worker restart
-    assert "cpus=1" in pinned_configs[0].label
-    assert not [c for c in build_configs(SweepOptions(device="gpu")) if c.sweep == "n-1cpu"]
-    override = build_configs(SweepOptions(sweeps=("n-1cpu",), n=(4, 8)))
-    assert sorted({c.n for c in override}) == [4, 8]
+    n_sweep = {(c.algorithm, c.n): c.T for c in build_configs(SweepOptions(sweeps=("n",)))}
+    assert all(n_sweep[c.algorithm, c.n] == c.T for c in configs)
+    assert all(HYBRID_BLOCKS * c.n == c.T for c in configs if c.algorithm == "hybrid")
+    assert sorted({c.n for c in cpu_parallel.one_cpu_configs((4, 8))}) == [4, 8]
 
 
 # ------------------------------------------------------------------ report (synthetic rows)
@@ -142,22 +111,12 @@ def test_parallel_fits_add_up_and_reach_the_report(tmp_path: Path) -> None:
     assert fits["rtrl"].all_cpus.slope == pytest.approx(3.7)
     section = parallel_section(fits, every)
     assert "| hybrid (h = S) | 3 | 2.95 (n = 128…512) | 2.70 (n = 128…512) | 0.25" in section
-    one_cpu = {alg: f.one_cpu for alg, f in fits.items()}
-    fitted = {"time/step vs n": {}, "temp bytes vs T": {}, "time/step vs n, one CPU": one_cpu}
-    table = acceptance_table(every, fitted, {})
-    assert (
-        "hybrid (h = S) time exponent vs n, one CPU (sweep n-1cpu) = 3 ± 0.3 | 2.95 | PASS" in table
-    )
-    assert "RTRL time exponent vs n, one CPU (sweep n-1cpu) = 4 ± 0.3 | 4 | PASS" in table
-    assert "time/step vs n, one CPU | RTRL | 4 ± " in exponent_table(
-        every, {"time/step vs n, one CPU": one_cpu}
-    )
 
 
 def test_parallel_section_without_the_sweep_says_how_to_measure(tmp_path: Path) -> None:
     rows = [n_sweep_row("hybrid", n, time_per_step_s=1e-3 * n) for n in _NS]
     assert figure_parallel(rows, tmp_path, rows) == {}
-    assert "--sweeps n n-1cpu" in parallel_section({}, rows)
+    assert "cpu_parallel.py --measure" in parallel_section({}, rows)
     on_gpu = [{**r, "device": "gpu"} for r in rows]
     assert "Not applicable" in parallel_section({}, on_gpu)
 
@@ -167,9 +126,9 @@ def test_one_cpu_runs_are_fitted_apart_and_pooled() -> None:
     one_cpu = run_spread(every, "n-1cpu")
     assert one_cpu["hybrid"].per_run == pytest.approx((2.8, 3.0))
     assert run_spread(every)["hybrid"].per_run == pytest.approx((2.6, 2.8))
-    fitted = {"time/step vs n": {}, "temp bytes vs T": {}}
-    table = acceptance_table(every, fitted, {}, spread_one_cpu=one_cpu)
-    assert "hybrid (h = S) time exponent vs n, one CPU, median time of 2 runs = 3 ± 0.3" in table
+    section = cpu_repeats.spread_section(every)
+    assert "The same for the one-CPU sweep" in section
+    assert "2.80 3.00" in section.split("one-CPU sweep")[1]
 
 
 def test_cpu_diagnostics_are_outside_the_default_report(tmp_path: Path) -> None:
@@ -183,4 +142,7 @@ def test_cpu_diagnostics_are_outside_the_default_report(tmp_path: Path) -> None:
     assert "benchmarks/cpu_noise.py" in text
     page = benchmark_module("cpu_noise").write(results, tmp_path).read_text()
     assert "| hybrid (h = S) | 3 | 2.95 (n = 128…512) | 2.70 (n = 128…512) | 0.25" in page
-    assert {"parallel.png", "page_faults.png"} <= {p.name for p in tmp_path.glob("*.png")}
+    assert "## Run-to-run spread" in page and "## Achieved rate" in page
+    cpu_figures = {"parallel.png", "page_faults.png", "rate_vs_n.png"}
+    assert cpu_figures <= {p.name for p in tmp_path.glob("*.png")}
+    assert not cpu_figures & set(FIGURES)

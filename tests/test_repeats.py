@@ -9,10 +9,17 @@ import numpy as np
 import pytest
 
 from gradalgos.plots import make_report
-from gradalgos.plots.repeats import median_rows, run_spread, split_runs
 from gradalgos.plots.scaling import scaling_fits
 from gradalgos.plots.tables import baseline_table, exponent_table
 from tests.rows import n_sweep_row
+from tests.test_parallel import benchmark_module
+
+cpu_repeats, cpu_noise = benchmark_module("cpu_repeats"), benchmark_module("cpu_noise")
+median_rows, run_spread, split_runs = (
+    cpu_repeats.median_rows,
+    cpu_repeats.run_spread,
+    cpu_repeats.split_runs,
+)
 
 NS = (64, 128, 256, 512)
 
@@ -119,9 +126,10 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
     rows = [*_power_law("rtrl", 3.7), *rerun]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
     text = _text(make_report(results))
-    # The header names both runs' commands; the section fits each run apart.
+    # The header names both runs' commands; the CPU page's section fits each run apart.
     assert "`python -m gradalgos.bench`; `python -m gradalgos.bench --force`" in text
-    section = text.split("## Run-to-run spread")[1].split("\n## ")[0]
+    page = cpu_noise.write(results, tmp_path).read_text()
+    section = page.split("## Run-to-run spread")[1].split("\n## ")[0]
     assert "Up to 2 runs" in section
     assert "3.70 4.10" in section
     assert "- runs: no run ids recorded" in text
@@ -130,7 +138,8 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
     text = _text(make_report(results))
     assert "- runs: 2 (run ids `a`, `b`)" in text
-    assert "3.70 4.10" in text.split("## Run-to-run spread")[1]
+    page = cpu_noise.write(results, tmp_path).read_text()
+    assert "3.70 4.10" in page.split("## Run-to-run spread")[1]
     # The median of two runs is their mean; the pooled slope is numpy's fit of those medians
     # over the top two octaves (n = 128…512).
     medians = [np.median([1e-9 * n**3.7, 1e-9 * n**4.1]) for n in NS[1:]]
@@ -141,6 +150,6 @@ def test_report_shows_the_run_to_run_spread(tmp_path: Path) -> None:
 def test_report_with_one_run_says_how_to_add_runs(tmp_path: Path) -> None:
     results = tmp_path / "results.jsonl"
     results.write_text("".join(json.dumps(r) + "\n" for r in _power_law("rtrl", 4.0)))
-    text = _text(make_report(results))
-    section = text.split("## Run-to-run spread")[1].split("\n## ")[0]
+    page = cpu_noise.write(results, tmp_path).read_text()
+    section = page.split("## Run-to-run spread")[1].split("\n## ")[0]
     assert "--force" in section

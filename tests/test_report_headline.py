@@ -126,21 +126,19 @@ def test_report_first_screen_has_table_figure_and_findings(rendered: tuple[str, 
     assert "at most 3e-07 in float32" in text
     assert "like BPTT's) costs 2.0× (SnAp-1) to 4.0× (UORO) a BPTT step" in text
     # RTRL's and the hybrid's n stop at 64 and T at 256: no exponent is fitted or judged there.
-    assert "| RTRL time exponent vs n | — | too small to fit |" in details
-    assert "RTRL time exponent vs n = 4" not in details
-    assert "| BPTT temp-memory exponent vs T | — | too small to fit |" in details
     assert "| time/step vs n | RTRL | — | 4 | — | too small to fit |" in text
+    assert "| temp bytes vs T | BPTT | — | 1 | — | too small to fit |" in text
     # The long tables live in DETAILS.md, once.
     assert "## All measurements" in details and "## All measurements" not in text
-    assert "## Acceptance figures" in details and "## Acceptance figures" not in text
+    assert "## Acceptance checks" in details and "## Acceptance checks" not in text
 
 
 def test_summary_lines_name_the_winners() -> None:
     lines = summary_lines(_rows())
     assert len(lines) == 3
-    assert lines[0].startswith("fastest exact online method at n = 64: hybrid (h = S)")
-    assert "least XLA temp memory at T = 256, n = 16: checkpointed BPTT" in lines[1]
-    assert lines[2].endswith("3e-07 (float32)")
+    assert lines[0].startswith("At n = 64, hybrid (h = S) is the fastest exact online method")
+    assert lines[1].startswith("At T = 256 and n = 16, checkpointed BPTT needs the least")
+    assert "at most 3e-07 in float32" in lines[2]
 
 
 @pytest.mark.parametrize("folder", ["reports", "reports/gpu", "reports/full"])

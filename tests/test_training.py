@@ -213,3 +213,23 @@ def test_cli_compare_writes_figures_and_markdown(tmp_path):
     assert "w¹⁰⁰⁰ toy" in md and "Clipping on vs off" in md
     results = json.loads((tmp_path / "train_results.json").read_text())
     assert set(results) == {"w1000", "clipping", "meta"}
+
+
+def test_training_report_opens_with_a_headline_table(tmp_path):
+    """TRAINING.md starts with what was run, the best and worst run per experiment beside the
+    baseline (a diverged run is the worst), and how many runs beat their baseline."""
+    from gradalgos.training.figures import _headline
+
+    def run(final):
+        return {"final_metric": final, "baseline": 0.5}
+
+    results = {
+        "meta": {"budget": 3.0},
+        "sine": {"metric": "mse", "runs": {"A": run(0.1), "B": run(0.01), "C": run(0.7)}},
+        "parity": {"metric": "accuracy", "runs": {"A": run(0.9), "D": run(None)}},
+    }
+    md = _headline(results)
+    assert md[0].startswith("2 training experiments (sine, parity), 3.0 s of training per run")
+    assert "| sine | mse | B 0.01 | C 0.7 | 0.5 |" in md
+    assert "| parity | accuracy | A 0.9 | D diverged | 0.5 |" in md
+    assert "**3 of 5 runs beat their task's baseline**" in md[-2]

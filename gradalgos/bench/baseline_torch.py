@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradalgos.bench import agreement, process_memory
+from gradalgos.bench import agreement
 from gradalgos.bench.case import make_case
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.timing import time_calls
@@ -32,10 +32,8 @@ def torch_available() -> str | None:
 
 
 def measure_torch(config: BenchConfig) -> dict[str, Any]:
-    """Time ``loss.backward()`` of a torch RNN on the config's case, with the same call-count
-    policy as the JAX configs (:func:`~gradalgos.bench.timing.time_calls`); fields as
-    :func:`gradalgos.bench.measure.measure`, without the XLA memory and FLOP fields (no XLA
-    executable)."""
+    """Time ``loss.backward()`` of a torch RNN on the config's case, as the JAX configs are
+    timed (:func:`~gradalgos.bench.timing.time_calls`); no XLA memory or FLOP fields."""
     import torch
 
     if config.cell not in TORCH_CELLS:
@@ -45,24 +43,19 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
     # As JAX's matmul precision: TF32 (matrix units' float32 mode) only when not "highest".
     torch.backends.cuda.matmul.allow_tf32 = config.precision != "highest"
     torch.backends.cudnn.allow_tf32 = config.precision != "highest"
-    rss_start = process_memory.reset_peak()
     case = make_case(config)
     n, o = config.n, case.cell.output_size
     rnn = getattr(torch.nn, TORCH_CELLS[config.cell])(case.cell.input_size, n, batch_first=True)
     readout = torch.nn.Linear(n, o)
     rnn, readout = rnn.to(device, dtype), readout.to(device, dtype)
-    params = {k: np.asarray(v) for k, v in case.params.items()}
     elman = config.cell == "elman"
+    # gradalgos's Elman parameters and their torch counterparts (torch's second bias is zero)
+    ours = {"W_in": rnn.weight_ih_l0, "W_rec": rnn.weight_hh_l0, "b": rnn.bias_ih_l0}
+    ours |= {"W_out": readout.weight, "b_out": readout.bias}
     if elman:
         with torch.no_grad():
-            for dst, src in [
-                (rnn.weight_ih_l0, "W_in"),
-                (rnn.weight_hh_l0, "W_rec"),
-                (rnn.bias_ih_l0, "b"),
-                (readout.weight, "W_out"),
-                (readout.bias, "b_out"),
-            ]:
-                dst.copy_(torch.as_tensor(np.array(params[src])))
+            for name, dst in ours.items():
+                dst.copy_(torch.as_tensor(np.array(case.params[name])))
             rnn.bias_hh_l0.zero_()
     xs = torch.as_tensor(np.array(case.xs), device=device)
     targets = torch.as_tensor(np.array(case.targets), device=device)
@@ -86,18 +79,9 @@ def measure_torch(config: BenchConfig) -> dict[str, Any]:
         **{k: v for k, v in timed.items() if k != "output"},
         "time_per_step_s": timed["time_median_s"] / config.T,
         "loss": float(timed["output"].detach()),
-        "rss_start_bytes": rss_start,
-        "rss_peak_bytes": process_memory.peak_rss(),
     }
     if elman:
-        grads = {
-            "W_in": rnn.weight_ih_l0.grad,
-            "W_rec": rnn.weight_hh_l0.grad,
-            "b": rnn.bias_ih_l0.grad,
-            "W_out": readout.weight.grad,
-            "b_out": readout.bias.grad,
-        }
-        grads = {k: v.detach().cpu().double().numpy() for k, v in grads.items()}
+        grads = {k: v.grad.detach().cpu().double().numpy() for k, v in ours.items()}
         ref_value, ref_grads = agreement.reference(case)
         row["ref_loss"] = ref_value
         row.update(agreement.compare(grads, ref_grads))

@@ -38,13 +38,10 @@ def _tanh_rnn_step(params: Any, h: jax.Array, x: jax.Array) -> tuple[jax.Array, 
 
 
 def make_cell(name: str, n: int) -> ga.cells.AbstractCell:
-    """The registered cell ``name`` with ``n`` hidden units, m = o = 8.
-
-    Cells whose constructor has no ``hidden_size`` are built by a fixed recipe:
-    ``ctrnn``: an MTRNN with n − n//4 fast units (τ = 2) and n//4 slow ones (τ = 8);
-    ``stack``: a GRU layer of n units feeding an Elman layer of n units (S = 2n);
-    ``function``: a tanh RNN written as plain JAX functions in a :class:`FunctionCell`.
-    """
+    """The registered cell ``name`` with ``n`` hidden units, m = o = 8; recipes for cells
+    without ``hidden_size``: ``ctrnn`` (n − n//4 fast units, τ = 2, and n//4 slow, τ = 8),
+    ``stack`` (a GRU of n units feeding an Elman of n, S = 2n) and ``function`` (a tanh RNN of
+    plain JAX functions in a :class:`FunctionCell`)."""
     from gradalgos.cells.registry import get
 
     m, o = INPUT_SIZE, OUTPUT_SIZE
@@ -95,12 +92,8 @@ class Case(NamedTuple):
 
 
 def make_case(config: BenchConfig) -> Case:
-    """The config's case, drawn in its dtype (no float64 draw to round: at n = 16384 that took
-    twice as long); the float64 reference of a float32 case (``case.astype(float64)``) sees
-    the same numbers, as float32 values are float64 values.
-
-    Inputs and targets are N(0, 1); parameters from ``cell.init`` (seed ``config.seed``).
-    """
+    """The config's case drawn in its dtype (its float64 reference, ``astype``, sees the same
+    values): N(0, 1) inputs and targets, parameters from ``cell.init``, seed ``config.seed``."""
     cell = make_cell(config.cell, config.n)
     k_par, k_x, k_y = jax.random.split(jax.random.key(config.seed), 3)
     B, T, dtype = config.batch, config.T, jnp.dtype(config.dtype)

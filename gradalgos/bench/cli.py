@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gradalgos.algorithms import registry
 from gradalgos.bench.baseline_torch import torch_available
 from gradalgos.bench.pool import DeviceUnavailable, Worker
 from gradalgos.bench.runner import run_configs
-from gradalgos.bench.specs import ALGORITHMS
 from gradalgos.bench.sweeps import SWEEPS, SweepOptions, build_configs
 from gradalgos.bench.version import run_metadata
 
@@ -65,89 +65,31 @@ def parser() -> argparse.ArgumentParser:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="tiny sweep (≤ 1 minute)")
     size.add_argument("--full", action="store_true", help="larger sweep (tens of minutes)")
-    p.add_argument(
-        "--algorithms",
-        nargs="+",
-        choices=(*ALGORITHMS, "jax-scan"),
-        help="algorithms to run (default: every algorithm of gradalgos.algorithms.registry, and "
-        "the jax-scan baseline)",
-    )
-    p.add_argument(
-        "--cells",
-        nargs="+",
-        help=(
-            "registered cell names (default: elman; elman lstm gru ctrnn stack for the "
-            "agreement sweep); ctrnn, stack and function are built by fixed recipes "
-            "(gradalgos.bench.case.make_cell)"
-        ),
-    )
-    p.add_argument(
-        "--n", nargs="+", type=_positive(int), help="hidden sizes of the n and online-step sweeps"
-    )
-    p.add_argument("--T", nargs="+", type=_positive(int), help="sequence lengths of the T sweep")
-    p.add_argument("--batch", nargs="+", type=_positive(int), help="batch sizes of the batch sweep")
-    p.add_argument(
-        "--dtype",
-        choices=("float32", "float64"),
-        help="dtype (default float32; the agreement sweep runs both)",
-    )
-    p.add_argument(
-        "--device",
-        choices=("cpu", "gpu"),
-        default="cpu",
-        help="cpu (default) or gpu: exits with an error when JAX finds no GPU",
-    )
-    p.add_argument(
-        "--fresh-process",
-        action="store_true",
-        help="measure every config in a new worker process (a GPU's peak_bytes_in_use is then "
-        "known for every config, at a few seconds of start-up each; by default a config's GPU "
-        "peak is recorded when it raises the worker's high-water mark)",
-    )
-    p.add_argument(
+    add, many, pos_int = p.add_argument, {"nargs": "+"}, _positive(int)
+    add("--algorithms", **many, choices=(*registry.names(), "jax-scan"), help="default: all")
+    add("--cells", **many, help="registered cell names, or the recipes ctrnn, stack, function")
+    add("--n", **many, type=pos_int, help="hidden sizes of the n and online-step sweeps")
+    add("--T", **many, type=pos_int, help="sequence lengths of the T sweep")
+    add("--batch", **many, type=pos_int, help="batch sizes of the batch sweep")
+    add("--dtype", choices=("float32", "float64"), help="default float32 (agreement: both)")
+    add("--device", choices=("cpu", "gpu"), default="cpu", help="gpu: an error if JAX has none")
+    add("--fresh-process", action="store_true", help="a new worker per config (GPU peaks)")
+    precisions = ("highest", "high", "default")
+    add(
         "--matmul-precision",
-        choices=("highest", "high", "default"),
+        choices=precisions,
         default="highest",
-        help="jax.default_matmul_precision of the measured functions (and torch's TF32 "
-        "switches): highest (default) keeps float32 products in float32; default lets a GPU "
-        "use TF32 (faster, ~1e-3 relative error); no effect on a CPU",
+        help="'default' lets a GPU use TF32",
     )
-    p.add_argument(
-        "--repeats",
-        type=_positive(int),
-        default=5,
-        help="timed calls per config (at least; default 5, fewer prints a note)",
-    )
-    p.add_argument(
-        "--sweeps",
-        nargs="+",
-        choices=SWEEPS,
-        default=list(SWEEPS),
-        help="sweeps to run (default: all; n-1cpu repeats RTRL's and the hybrid's n sweep "
-        "with the worker pinned to one CPU, on a CPU only; online-step times one step of every "
-        "online method beside BPTT's step)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        help="output folder (default: reports/local/<machine>/, so that a run never changes the "
-        "committed reports; `--out reports` updates them)",
-    )
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="measure again configs already measured with this code version",
-    )
-    p.add_argument(
-        "--time-limit",
-        type=_positive(float),
-        help="seconds per config before it is recorded as failed (default: "
-        + ", ".join(f"{mode} {limit:g}" for mode, limit in TIME_LIMITS.items())
-        + "; the largest default configs take ~90 s on a 2-core CPU)",
-    )
-    p.add_argument("--with-torch", action="store_true", help="also time PyTorch autograd")
-    p.add_argument("--no-report", action="store_true", help="skip figures and REPORT.md")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add("--repeats", type=pos_int, default=5, help="timed calls per config, at least (default 5)")
+    add("--sweeps", **many, choices=SWEEPS, default=list(SWEEPS), help="default: all")
+    add("--out", type=Path, help="default: reports/local/<machine>/ (reports: the committed one)")
+    add("--force", action="store_true", help="measure again configs already measured")
+    limits = ", ".join(f"{mode} {limit:g}" for mode, limit in TIME_LIMITS.items())
+    add("--time-limit", type=_positive(float), help=f"seconds per config (default: {limits})")
+    add("--with-torch", action="store_true", help="also time PyTorch autograd")
+    add("--no-report", action="store_true", help="skip figures and REPORT.md")
+    add("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
@@ -160,29 +102,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_cells(p, args.cells)
     if args.repeats < 5:
         print(f"note: --repeats {args.repeats} < 5; medians are less reliable", file=sys.stderr)
-    algorithms = tuple(args.algorithms or (*ALGORITHMS, "jax-scan"))
+    algorithms = tuple(args.algorithms or (*registry.names(), "jax-scan"))
     if args.with_torch:
         reason = torch_available()
         if reason:
             print(f"--with-torch: skipped: {reason}", file=sys.stderr)
         else:
             algorithms += ("torch",)
+    lists = {
+        k: tuple(getattr(args, k)) if getattr(args, k) else None
+        for k in ("cells", "n", "T", "batch")
+    }
+    mode = "quick" if args.quick else "full" if args.full else "default"
     opts = SweepOptions(
-        mode="quick" if args.quick else "full" if args.full else "default",
-        sweeps=tuple(args.sweeps),
-        algorithms=algorithms,
-        cells=tuple(args.cells) if args.cells else None,
-        n=tuple(args.n) if args.n else None,
-        T=tuple(args.T) if args.T else None,
-        batch=tuple(args.batch) if args.batch else None,
+        mode,
+        tuple(args.sweeps),
+        algorithms,
+        **lists,
         dtype=args.dtype,
         device=args.device,
         repeats=args.repeats,
         precision=args.matmul_precision,
     )
     configs = build_configs(opts)
-    if opts.device != "cpu" and "n-1cpu" in opts.sweeps:
-        print(f"note: --device {opts.device}: the n-1cpu sweep runs on a CPU only", file=sys.stderr)
     meta = run_metadata(argv)
     out = args.out if args.out is not None else default_out(meta, args.device)
     results = out / "results.jsonl"
@@ -194,15 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DeviceUnavailable as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        summary = run_configs(
-            configs,
-            results,
-            meta,
-            worker,
-            force=args.force,
-            time_limit=TIME_LIMITS[opts.mode] if args.time_limit is None else args.time_limit,
-            progress=not args.no_progress,
-        )
+        limit = TIME_LIMITS[opts.mode] if args.time_limit is None else args.time_limit
+        kw = {"force": args.force, "time_limit": limit, "progress": not args.no_progress}
+        summary = run_configs(configs, results, meta, worker, **kw)
     print(
         f"{summary.measured} measured, {summary.failed} failed, {summary.skipped} skipped "
         f"in {time.perf_counter() - t0:.0f} s → {results}",

@@ -1,57 +1,105 @@
-"""Parent side of the worker process: start it, send a config, wait at most a time limit."""
+"""The worker process: JAX runs there, one config at a time, so that the parent can enforce a
+time limit (by killing it) and survive crashes such as running out of memory."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import traceback
+from multiprocessing.connection import Connection
 from typing import Any
 
-from gradalgos.bench.affinity import PinningError, pinned
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.worker import serve
 
-__all__ = ["DeviceUnavailable", "Worker"]
+__all__ = ["DeviceUnavailable", "Worker", "serve"]
+
+_PLATFORMS = {"cpu": "cpu", "gpu": "cuda"}
 
 
 class DeviceUnavailable(RuntimeError):
     """The requested device (``--device gpu``) does not exist on this machine."""
 
 
+def _setup(device: str) -> dict[str, Any]:
+    """Select the backend, turn on x64 (the float64 reference needs it) and describe the
+    machine; ``RuntimeError`` when the device does not exist."""
+    import jax
+    import jaxlib
+
+    # Not the JAX_PLATFORMS variable: importing gradalgos has already imported jax.
+    jax.config.update("jax_platforms", _PLATFORMS[device])
+    jax.config.update("jax_enable_x64", True)
+    try:
+        devices = jax.devices()
+    except Exception as e:  # jax raises RuntimeError, or a bare AssertionError, when none
+        detail = f"{type(e).__name__}: {e}".rstrip(": ")
+        raise RuntimeError(
+            f"--device {device}: JAX found no {device.upper()} backend on this machine "
+            f"({detail}); for a GPU install jax with CUDA support (pip install 'jax[cuda12]')"
+        ) from e
+    if devices[0].platform != device:
+        raise RuntimeError(f"--device {device}: JAX opened {devices[0].platform}, not {device}")
+    return {
+        "device_kind": devices[0].device_kind,
+        "device_count": len(devices),
+        "jax_version": jax.__version__,
+        "jaxlib_version": jaxlib.__version__,
+    }
+
+
+def _failure(e: BaseException) -> dict[str, Any]:
+    lines = traceback.format_exception_only(type(e), e)
+    return {"status": "failed", "reason": "".join(lines).strip()[-2000:]}
+
+
+def serve(conn: Connection, device: str) -> None:
+    """The worker's loop: ``("hello",)`` → machine metadata; ``("measure", config_dict)`` →
+    measured fields (or ``status``/``reason`` on an error); returns when the pipe closes."""
+    try:
+        meta = {"status": "ok", **_setup(device)}
+    except Exception as e:
+        conn.send(_failure(e))
+        return
+    from gradalgos.bench.measure import measure
+
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message[0] == "hello":
+            conn.send(meta)
+            continue
+        try:
+            result = {"status": "ok", **measure(BenchConfig.from_dict(message[1]))}
+        except Exception as e:
+            result = _failure(e)
+        conn.send(result)
+
+
 class Worker:
-    """A JAX worker process, (re)started on demand.
+    """The parent's handle on a worker process, (re)started on demand; ``fresh_per_config``
+    starts one per config (``--fresh-process``: a GPU's peak memory cannot be reset within a
+    process)."""
 
-    Arguments:
-        device: ``"cpu"`` or ``"gpu"``.
-        fresh_per_config: start a new process for every config (``--fresh-process``: a
-            GPU's ``peak_bytes_in_use`` cannot be reset within a process).
-        cpus: pin the process to this many CPUs (:func:`.affinity.pinned`), ``None`` for all.
-            A config whose ``cpus`` differs restarts the process pinned as it asks.
-    """
-
-    def __init__(
-        self, device: str, *, fresh_per_config: bool = False, cpus: int | None = None
-    ) -> None:
+    def __init__(self, device: str, *, fresh_per_config: bool = False) -> None:
         self.device = device
         self.fresh_per_config = fresh_per_config
-        self.cpus = cpus
         self._ctx = mp.get_context("spawn")
         self._proc: Any = None
         self._conn: Any = None
         self.metadata: dict[str, Any] = {}
 
     def start(self) -> dict[str, Any]:
-        """Start the process if needed and return the machine metadata it reports.
+        """Start the process if needed; returns the machine metadata it reports.
 
         Raises:
             DeviceUnavailable: the worker could not open the device.
-            PinningError: ``cpus`` cannot be honoured on this machine.
         """
         if self._proc is not None and self._proc.is_alive():
             return self.metadata
-        with pinned(self.cpus):  # raises before anything starts
-            parent, child = self._ctx.Pipe()
-            proc = self._ctx.Process(target=serve, args=(child, self.device), daemon=True)
-            proc.start()
-        self._proc = proc
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=serve, args=(child, self.device), daemon=True)
+        self._proc.start()
         child.close()
         self._conn = parent
         parent.send(("hello",))
@@ -77,15 +125,10 @@ class Worker:
 
     def run(self, config: BenchConfig, time_limit: float) -> dict[str, Any]:
         """Measure ``config``; ``{"status": "failed", "reason": …}`` on an error, a crash of
-        the process, when it takes longer than ``time_limit`` seconds (compile included), or
-        when the process cannot be pinned to ``config.cpus``."""
-        if self.fresh_per_config or config.cpus != self.cpus:
+        the process, or past ``time_limit`` seconds (compile included)."""
+        if self.fresh_per_config:
             self.stop()
-            self.cpus = config.cpus
-        try:
-            self.start()
-        except PinningError as e:
-            return {"status": "failed", "reason": str(e), "cpus_used": None}
+        self.start()
         self._conn.send(("measure", config.to_dict()))
         if not self._conn.poll(time_limit):
             self.stop()

@@ -14,7 +14,6 @@ from typing import Any
 from tqdm import tqdm
 
 from gradalgos.bench.config import BenchConfig, config_key
-from gradalgos.bench.eta import estimated_seconds
 from gradalgos.bench.pool import Worker
 from gradalgos.bench.store import append_row, measured_keys
 
@@ -33,11 +32,9 @@ class RunSummary:
 
 
 def _row(config: BenchConfig, key: str, meta: dict[str, Any], result: dict[str, Any]) -> dict:
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     row = {"key": key, "schema": 1, **config.to_dict(), "label": config.label, **meta}
-    row["date"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    row.update(result)
-    row.setdefault("reason", None)
-    return row
+    return {**row, "date": date, "reason": None, **result}
 
 
 def run_configs(
@@ -50,49 +47,28 @@ def run_configs(
     time_limit: float = 120.0,
     progress: bool = True,
 ) -> RunSummary:
-    """Measure ``configs`` one by one in ``worker`` and append one row each to ``results``.
-
-    Arguments:
-        configs: what to measure.
-        results: the JSON-lines file (appended to).
-        meta: fields stored in every row (must include ``code_version``).
-        worker: the process that measures (started here if it is not; its machine metadata
-            is part of every config key).
-        force: measure again configs already measured with this code version.
-        time_limit: seconds per config (compile included) before it is recorded as failed.
-        progress: show a tqdm bar on stderr: the config being measured, configs done, elapsed
-            and remaining time (weighted by :func:`.eta.estimated_seconds`).
-    """
+    """Measure ``configs`` one by one in ``worker`` (started here if it is not) and append one
+    row each to the JSON-lines file ``results``; ``meta`` (with ``code_version``) goes into
+    every row. Configs measured with this code version on this machine are skipped unless
+    ``force``; each may take ``time_limit`` seconds (compile included) before it is recorded
+    as failed. ``progress``: a tqdm bar on stderr."""
     summary = RunSummary()
     t0 = time.perf_counter()
     done = set() if force else measured_keys(results)
     machine = {**meta, **worker.start()}
-    todo = []
-    for config in configs:
-        key = config_key(config, meta["code_version"], machine)
-        if key in done:
-            summary.skipped += 1
-        else:
-            todo.append((config, key))
+    keyed = [(config, config_key(config, meta["code_version"], machine)) for config in configs]
+    todo = [(config, key) for config, key in keyed if key not in done]
+    summary.skipped = len(keyed) - len(todo)
     if summary.skipped:
         print(
             f"skipping {summary.skipped} configs already measured with code version "
             f"{meta['code_version']} on this machine (--force to measure again)",
             file=sys.stderr,
         )
-    weights = [estimated_seconds(config) for config, _ in todo]
-    bar = tqdm(
-        total=round(sum(weights), 1),
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]",
-    )
-    with bar:
-        for i, ((config, key), weight) in enumerate(zip(todo, weights, strict=True)):
-            bar.set_description_str(f"[{i + 1}/{len(todo)}] {config.label}", refresh=True)
-            result = worker.run(config, time_limit)
-            row = _row(config, key, {**meta, **worker.metadata}, result)
+    with tqdm(todo, disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+        for config, key in bar:
+            bar.set_description_str(config.label, refresh=True)
+            row = _row(config, key, {**meta, **worker.metadata}, worker.run(config, time_limit))
             append_row(results, row)
             if row["status"] == "ok":
                 summary.measured += 1
@@ -100,6 +76,5 @@ def run_configs(
                 summary.failed += 1
                 summary.failures.append((config.label, row["reason"]))
                 bar.write(f"FAILED {config.label}: {row['reason']}")
-            bar.update(round(weight, 1))
     summary.wall_s = time.perf_counter() - t0
     return summary

@@ -1,23 +1,12 @@
 """The cost of ONE online step (sweep ``online-step``), beside BPTT's cost per step.
 
-An online method's step is its pure ``update(cell, loss, params, carry, x, target, mask)``
-(not the checked ``step``: no input checks, no dispatch through the step cache), jitted with
-the carry donated, as a training loop would call it: compiled apart, one warm-up call, then
-timed calls (``block_until_ready``) that feed each new carry to the next call. A step holds
-no loop, so XLA's ``cost_analysis()`` counts its FLOPs exactly; where a method's step does
-hold one (the hybrid's block scans its h steps), the FLOP count is not divided into steps
-(``flops_per_step`` null). A block method's call advances h steps: its time per step is the
-call's / h.
-
-One call of one step pays the program's launch (tens of µs on a CPU), which a BPTT step
-amortised over a sequence does not; so the method is also timed as its offline
-``batched_value_and_grad`` (the step scanned over the same T steps in one call, fixed
-weights) / T: ``scan_time_per_step_s`` and ``scan_ratio_bptt``, the like-for-like ratio.
-
-BPTT's cost per step (``ga.BPTT`` over ``T`` = ``config.T`` steps, the function the n sweep
-times, / T) is measured in the same worker process, once per (cell, n, T, dtype) point and
-copied to every row of it, so that *method step / BPTT step* is a ratio of two times of one
-process.
+A method's pure ``update`` is jitted with the carry donated, as a training loop calls it, and
+timed like any config (each call fed the previous carry). A step holds no loop, so XLA's
+``cost_analysis()`` counts its FLOPs exactly; where it does (the hybrid's block scans h
+steps), ``flops_per_step`` is null, and a block call's time is divided by h. A one-step call
+pays a program launch that BPTT's T-step call pays once, so the method is also timed as its
+offline ``batched_value_and_grad`` / T (``scan_ratio_bptt``, the like-for-like ratio).
+BPTT's cost per step is measured in the same worker, once per (cell, n, T, dtype) point.
 """
 
 from __future__ import annotations
@@ -32,11 +21,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
-from gradalgos.bench import process_memory
+from gradalgos.bench import measure as m
+from gradalgos.bench import timing
 from gradalgos.bench.config import BenchConfig
-from gradalgos.bench.measure import _case, _function, _problem, process_fields
-from gradalgos.bench.specs import loop_body_runs, make_algorithm
-from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
 from gradalgos.cells.dependence import num_state_params
 from gradalgos.losses import mse
 
@@ -58,14 +45,9 @@ def carry_bytes(carry: Any) -> int:
 
 
 def has_loop(compiled: Any) -> bool | None:
-    """Whether the compiled program holds a loop over floating-point values (whose body
-    ``cost_analysis()`` counts once, whatever its trip count); ``None`` where its HLO text is
-    not available.
-
-    Loops over integers only are not arithmetic of the method: on a CPU, JAX's threefry PRNG
-    rolls its rounds into one (5 trips), so the few integer operations per random number of a
-    stochastic method are counted once instead of 5 times (O(S) against the step's O(P)).
-    """
+    """Whether the compiled program holds a loop over floats (its body counted once by
+    ``cost_analysis()``); ``None`` without HLO text. Integer-only loops (JAX's threefry PRNG
+    on a CPU, O(S) work against the step's O(P)) do not count."""
     try:
         text = compiled.as_text()
     except Exception:
@@ -77,17 +59,19 @@ def has_loop(compiled: Any) -> bool | None:
 def _bptt_cost(config: BenchConfig) -> dict[str, Any]:
     """BPTT's time and FLOPs per step on the case of ``config`` (a BPTT config), cached: every
     method of a (cell, n) point is divided by the same measurement."""
-    case = _case(_problem(config))
+    case = m._case(m._problem(config))
     with jax.default_matmul_precision(config.precision):
-        timed = time_compiled(_function(config, case), case.args, config.repeats)
-    flops = cost_flops(timed["compiled"])
-    runs = loop_body_runs("bptt", config.T)
+        timed = timing.time_compiled(m._function(config, case), case.args, config.repeats)
+    flops = timing.cost_flops(timed["compiled"])
+    runs = m.loop_body_runs("bptt", config.T)
     return {
         "bptt_T": config.T,
         "bptt_compile_s": timed["compile_s"],
         "bptt_time_per_step_s": timed["time_median_s"] / config.T,
         "bptt_flops_per_step": flops * runs / config.T if flops is not None else None,
-        "bptt_mem_temp_size_in_bytes": memory_bytes(timed["compiled"])["mem_temp_size_in_bytes"],
+        "bptt_mem_temp_size_in_bytes": timing.memory_bytes(timed["compiled"])[
+            "mem_temp_size_in_bytes"
+        ],
     }
 
 
@@ -107,18 +91,13 @@ def _settings(algorithm: Any) -> dict[str, Any]:
 
 
 def measure_step(config: BenchConfig) -> dict[str, Any]:
-    """One online step of ``config.algorithm`` (see the module docstring).
-
-    Returns:
-        The fields of :data:`~gradalgos.bench.schema.MEASURED_FIELDS` (``None`` where they do
-        not apply: no gradient is compared) and :data:`~gradalgos.bench.schema.STEP_FIELDS`.
-    """
-    rss_start = process_memory.reset_peak()
-    device_before = process_memory.device_memory()
-    algorithm = make_algorithm(config.algorithm, config.settings_dict)
+    """One online step of ``config.algorithm``: the fields of ``schema.MEASURED_FIELDS``
+    (``None`` where no gradient is compared) and ``schema.STEP_FIELDS``."""
+    device_before = timing.device_memory()
+    algorithm = m.make_algorithm(config.algorithm, config.settings_dict)
     if not isinstance(algorithm, AbstractOnlineAlgorithm):
         raise ValueError(f"sweep online-step: {config.algorithm!r} is not an online method")
-    case = _case(_problem(config))
+    case = m._case(m._problem(config))
     cell, params, dtype = case.cell, case.params, jnp.dtype(config.dtype)
     key = jax.random.key(config.seed) if algorithm.needs_key else None
     carry = algorithm.init(cell, params, cell.initial_state(dtype), key=key)
@@ -128,14 +107,14 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
     size = carry_bytes(carry)
     with jax.default_matmul_precision(config.precision):
         args = (params, carry, x, target, mask)
-        timed = time_compiled(update, args, config.repeats, carry_arg=1)
+        timed = timing.time_compiled(update, args, config.repeats, carry_arg=1)
         bptt = _bptt_cost(dataclasses.replace(config, algorithm="bptt", settings=()))
         fresh = jax.random.key(config.seed) if key is not None else None  # key: donated above
         scan = functools.partial(algorithm.batched_value_and_grad, cell, loss=mse, key=fresh)
-        scanned = time_compiled(scan, case.args, config.repeats)["time_median_s"] / config.T
+        scanned = timing.time_compiled(scan, case.args, config.repeats)["time_median_s"] / config.T
     compiled = timed["compiled"]
     loops = has_loop(compiled)
-    flops = cost_flops(compiled)
+    flops = timing.cost_flops(compiled)
     per_step = timed["time_median_s"] / h
     flops_per_step = flops / h if flops is not None and loops is False else None
     on_cpu = jax.devices()[0].platform == "cpu"
@@ -146,7 +125,7 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
         **{k: v for k, v in timed.items() if k not in ("compiled", "output")},
         "steps_per_call": h,
         "time_per_step_s": per_step,
-        **memory_bytes(compiled),
+        **timing.memory_bytes(compiled),
         "xla_flops": flops,
         "step_has_loop": loops,
         "flops_per_step": flops_per_step,
@@ -167,5 +146,5 @@ def measure_step(config: BenchConfig) -> dict[str, Any]:
         "loss": float(timed["output"][1]),
         **dict.fromkeys(("ref_loss", "rel_err", "cosine", "max_abs_err")),
     }
-    row.update(process_fields(rss_start, device_before))
+    row["gpu_peak_bytes"] = timing.attributable_peak(device_before, timing.device_memory())
     return row

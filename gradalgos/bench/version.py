@@ -13,12 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "code_version",
-    "git_commit",
-    "new_run_id",
-    "run_metadata",
-]
+__all__ = ["code_version", "git_commit", "new_run_id", "run_metadata"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # gradalgos/
 #: What the benchmark measures: the top-level modules and these sub-packages. Training, tasks
@@ -28,9 +23,7 @@ MEASURED_PACKAGES: tuple[str, ...] = ("algorithms", "cells", "bench")
 
 def code_version(package: Path = _PACKAGE) -> str:
     """Hash (12 hex) of the bytes of the measured ``.py`` sources (gradalgos/*.py and
-    :data:`MEASURED_PACKAGES`): results are reused (skip-if-measured) only while they are
-    unchanged. Any edit of those files, a docstring too, starts a new version (and a report
-    shows the rows of one version: rows of an older one stay readable, as measured)."""
+    :data:`MEASURED_PACKAGES`): skip-if-measured reuses results only while they are unchanged."""
     h = hashlib.sha256()
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package)
@@ -58,17 +51,14 @@ def _cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``."""
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        names = []
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def new_run_id() -> str:
-    """A new run's identifier: its UTC start time and 6 random hex digits, e.g.
-    ``20261126T063012Z-3fa9c1`` (sortable; two runs started in the same second still differ)."""
+    """A new run's id: its UTC start and 6 random hex digits, e.g. ``20261126T063012Z-3fa9c1``."""
     start = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{start}-{secrets.token_hex(3)}"
 

@@ -18,14 +18,9 @@ Crossovers = dict[str, tuple[float | None, str]]
 
 
 def crossing(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
-    """First x at which ``a`` falls below ``b`` as x grows; ``None`` if it never does.
-
-    Directional: only a change from ``a > b`` at one point to ``a < b`` at a later one counts
-    (``a`` rising above ``b`` does not; call ``crossing(x, b, a)`` for that). ``x`` is sorted
-    ascending and ``a``, ``b`` are positive values at those x. Between the two points the
-    crossing is found by linear interpolation of log(a/b) in log x; where ``a`` equals ``b`` at
-    points in between, the first of them is returned.
-    """
+    """First x (sorted ascending) at which the positive ``a`` falls below ``b`` — only from
+    ``a > b`` at one point to ``a < b`` at a later one — by linear interpolation of log(a/b)
+    in log x (where ``a`` equals ``b`` at points between, the first of them); else ``None``."""
     if len(x) < 2:
         return None
     d = np.log(a) - np.log(b)
@@ -42,11 +37,6 @@ def crossing(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
     return None
 
 
-def _how(at: float, x: np.ndarray) -> str:
-    """``"interpolated"`` unless the crossover is at one of the points ``x``."""
-    return "at a measured point" if np.any(x == at) else "interpolated"
-
-
 def _common(rows: Sequence[Row], sweep: str, x: str, y: str, a: str, b: str) -> tuple:
     xa, ya = style.series(select(rows, sweep=sweep, algorithm=a, cell="elman"), x, y)
     xb, yb = style.series(select(rows, sweep=sweep, algorithm=b, cell="elman"), x, y)
@@ -59,30 +49,15 @@ def _mark(ax: Any, at: float | None, what: str, otherwise: str) -> None:
     if at is not None:
         ax.axvline(at, color="k", ls="--", lw=1, label=f"{what} ≈ {at:.3g}")
     else:
-        ax.text(
-            0.5,
-            0.02,
-            f"no crossover in the measured range: {otherwise}",
-            fontsize=8,
-            ha="center",
-            transform=ax.transAxes,
-        )
-
-
-def _lower(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> str:
-    """Which of ``a``, ``b`` is lower at every (matching) point, if either is."""
-    if not len(a):
-        return "no common points"
-    if np.all(a < b):
-        return f"{name_a} lower at every point"
-    if np.all(b < a):
-        return f"{name_b} lower at every point"
-    return "neither lower at every point"
+        text = f"no crossover in the measured range: {otherwise}"
+        ax.text(0.5, 0.02, text, fontsize=8, ha="center", transform=ax.transAxes)
 
 
 def _none(x: np.ndarray, a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, var: str) -> str:
-    """Why ``a`` never falls below ``b``: which is lower, and a crossing the other way if any."""
-    text = _lower(a, b, name_a, name_b)
+    """Why ``a`` never falls below ``b``: which is lower at every point, if either, and a
+    crossing the other way if any."""
+    lower = name_a if np.all(a < b) else name_b if np.all(b < a) else "neither"
+    text = f"{lower} lower at every point" if len(a) else "no common points"
     other = crossing(x, b, a) if len(x) else None
     if other is not None:
         text += f"; {name_b} falls below {name_a} at {var} ≈ {other:.3g} (the other way)"
@@ -93,7 +68,7 @@ def _note(at: float | None, measured: np.ndarray, compared: tuple) -> str:
     """The crossover's note: how ``at`` was found, or why there is none (``compared`` are the
     arguments of :func:`_none`)."""
     if at is not None:
-        return _how(at, measured)
+        return "at a measured point" if np.any(measured == at) else "interpolated"
     return "none: " + (_none(*compared) if len(compared[0]) else "no data")
 
 
@@ -104,9 +79,8 @@ def _linear_extension(xm: np.ndarray, ym: np.ndarray, at: np.ndarray) -> np.ndar
 
 
 def _time_ratios(rows: Sequence[Row], every: Sequence[Row] | None) -> tuple:
-    """``(n, hybrid/RTRL time per step, runs per n)`` at the n both were measured at. With
-    ``every`` (all runs), each ratio is the median over the runs of ratios within one run;
-    else that of the rows given (one run's, or a fixture's)."""
+    """``(n, hybrid/RTRL time per step, runs per n)`` where both were measured: the median over
+    the runs of ``every`` (default: ``rows``) of ratios within one run."""
     ratios = within_run_ratios(
         select(every if every is not None else rows, sweep="n", cell="elman"), "hybrid", "rtrl"
     )
@@ -123,21 +97,12 @@ def _line(alg: str) -> dict[str, str]:
 def figure_crossover(
     rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
 ) -> Crossovers:
-    """``crossover.png`` (left: time per step vs n, RTRL vs hybrid with h = S; right: XLA temp
-    bytes vs T, BPTT vs RTRL). Returns ``hybrid_beats_rtrl_n`` (the n beyond which the hybrid's
-    time falls below RTRL's) and ``bptt_exceeds_rtrl_T`` (the T beyond which BPTT's temp bytes
-    rise above RTRL's), each by log-log interpolation between measured points and only for a
-    crossing in that direction.
-
-    The time crossover compares the two algorithms' times within one run
-    (:func:`~.results.within_run_ratios`; with ``every``, all runs of the version: the median
-    of their ratios at each n), never times of two runs. Temp bytes are properties of the
-    compiled programs, the same in every run.
-
-    Where the BPTT/RTRL points do not cross and BPTT is measured at larger T than RTRL, RTRL's
-    temp bytes are extended linearly in T from its last two measured points: they grow as
-    O(T·(m + o)) (XLA's copies of the inputs and targets), not O(1).
-    """
+    """``crossover.png``: time per step vs n, RTRL vs the hybrid (h = S), and XLA temp bytes
+    vs T, BPTT vs RTRL. Returns ``{what: (value, note)}``: the n beyond which the hybrid is
+    faster (from time ratios within one run, :func:`_time_ratios`) and the T beyond which BPTT
+    stores more, each by :func:`crossing`. Where BPTT reaches larger T than RTRL, RTRL's temp
+    bytes are extended linearly in T from its last two points (they grow as O(T·(m + o)):
+    XLA's copies of the inputs and targets)."""
     fig, (ax_n, ax_T) = style.subplots(2, "Crossovers (measured, elman)")
     result: dict[str, float | None] = {}
     (xr, yr), (xh, yh), *_ = _common(rows, "n", "n", "time_per_step_s", "rtrl", "hybrid")
@@ -175,8 +140,6 @@ def figure_crossover(
         )
     else:
         style.no_data(ax_n, "RTRL / hybrid in sweep 'n'")
-    ax_n.set_xlabel("hidden units n")
-    ax_n.set_ylabel("median wall time per step [s]")
     last_two = f"T = {xm[-2]:g}, {xm[-1]:g}" if len(xm) >= 2 else ""
     if len(xb) and len(xm):
         ax_T.plot(xb, yb, "-", **_line("bptt"))
@@ -184,13 +147,8 @@ def figure_crossover(
         if extended:
             grid = np.geomspace(xm[-1], xb[-1], 50)
             line = _linear_extension(xm, ym, grid)
-            ax_T.plot(
-                grid[line > 0],
-                line[line > 0],
-                ":",
-                color=style.color("rtrl"),
-                label=f"RTRL extended linearly in T from its last two points ({last_two})",
-            )
+            label = f"RTRL extended linearly in T from its last two points ({last_two})"
+            ax_T.plot(grid[line > 0], line[line > 0], ":", color=style.color("rtrl"), label=label)
         what = "BPTT stores more than RTRL for T >"
         bptt_why = _none(T_cmp, mr_cmp, mb_cmp, "RTRL", "BPTT", "T")
         _mark(ax_T, result["bptt_exceeds_rtrl_T"], what, bptt_why)
@@ -198,12 +156,11 @@ def figure_crossover(
         ax_T.set_title(f"n = {n}", fontsize=9)
     else:
         style.no_data(ax_T, "BPTT / RTRL in sweep 'T'")
-    ax_T.set_xlabel("sequence length T [steps]")
-    ax_T.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
+    style.log_axes(ax_n, "hidden units n", "median wall time per step [s]")
+    style.log_axes(
+        ax_T, "sequence length T [steps]", "temp_size_in_bytes (memory_analysis) [bytes]"
+    )
     for ax in (ax_n, ax_T):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     style.save(fig, out / "crossover.png")
@@ -221,10 +178,8 @@ def figure_crossover(
             f"; RTRL's temp bytes extended linearly in T from its last two points ({last_two})"
         )
     n = select(rows, sweep="T", algorithm="bptt")
+    bptt_what = f"BPTT temp bytes exceed RTRL's for T > (n = {n[0]['n'] if n else '?'})"
     return {
         "hybrid faster than RTRL for n >": (hybrid_at, hybrid_note),
-        f"BPTT temp bytes exceed RTRL's for T > (n = {n[0]['n'] if n else '?'})": (
-            bptt_at,
-            bptt_note,
-        ),
+        bptt_what: (bptt_at, bptt_note),
     }

@@ -39,16 +39,9 @@ def fit_loglog(
     octaves: float | None = FIT_OCTAVES,
     min_points: int = 3,
 ) -> LogLogFit | None:
-    """Least-squares slope of log y vs log x over the asymptotic (largest-x) range.
-
-    Arguments:
-        x, y: positive measurements (non-positive or non-finite pairs are dropped).
-        octaves: fit over x ≥ max(x) / 2**octaves; ``None`` fits every point.
-        min_points: use at least this many of the largest x (if there are that many).
-
-    Returns:
-        The fit, or ``None`` with fewer than 2 usable points.
-    """
+    """Least-squares slope of log y vs log x over x ≥ max(x) / 2**octaves (``None``: every
+    point), and at least the ``min_points`` largest x; non-positive or non-finite pairs are
+    dropped. ``None`` with fewer than 2 distinct x."""
     xa, ya = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(xa) & np.isfinite(ya) & (xa > 0) & (ya > 0)
     xa, ya = xa[ok], ya[ok]

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 
 from gradalgos.algorithms import registry
 from gradalgos.plots import theory
-from gradalgos.plots.markdown import fmt, table
-from gradalgos.plots.results import BASELINES, Row, select
+from gradalgos.plots.results import BASELINES, Row, fmt, select, table
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import label
 
@@ -22,11 +21,9 @@ ONLINE_STEP = "online-step"
 
 
 def _main(rows: Sequence[Row], sweep: str) -> list[Row]:
-    return [
-        r
-        for r in select(rows, sweep=sweep)
-        if r["cell"] == "elman" and r["dtype"] == "float32" and r.get("batch") in (None, 1)
-    ]
+    """The rows of ``sweep`` on Elman, float32, B = 1."""
+    pts = select(rows, sweep=sweep, cell="elman", dtype="float32")
+    return [r for r in pts if r.get("batch") in (None, 1)]
 
 
 def reference_n(rows: Sequence[Row], sweep: str, algorithms: Sequence[str]) -> int | None:
@@ -70,22 +67,20 @@ def _accuracy(rows: Sequence[Row], alg: str) -> str:
     return "approximate (cosine not measured)"
 
 
-def _time(seconds: float | None) -> str:
-    if seconds is None:
+def _unit(value: float | None, units: Sequence[tuple[str, float]]) -> str:
+    """``value`` in the first of ``units`` (largest first) it reaches, else the last."""
+    if value is None:
         return "—"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
+    unit, scale = next(((u, s) for u, s in units if value >= s), units[-1])
+    return f"{value / scale:.3g} {unit}"
+
+
+def _time(seconds: float | None) -> str:
+    return _unit(seconds, (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)))
 
 
 def _bytes(value: float | None) -> str:
-    if value is None:
-        return "—"
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if value >= scale:
-            return f"{value / scale:.3g} {unit}"
-    return f"{value:g} B"
+    return _unit(value, (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1)))
 
 
 def _exact_n(rows: Sequence[Row]) -> int | None:
@@ -158,30 +153,9 @@ def _memory_winner(rows: Sequence[Row]) -> tuple[int, int, list[tuple[float, str
 
 
 def summary_lines(rows: Sequence[Row]) -> list[str]:
-    """Three lines: the fastest exact online method at the largest common n, the memory winner
-    of the T sweep, and the exact methods' worst error."""
-    lines = []
-    if fast := _fastest_online(rows):
-        n, times = fast
-        others = ", ".join(f"{label(a)} {_time(t)}" for t, a in times[1:])
-        lines.append(
-            f"fastest exact online method at n = {n}: {label(times[0][1])}, "
-            f"{_time(times[0][0])} per step" + (f" ({others})" if others else "")
-        )
-    else:
-        lines.append("fastest exact online method: not measured")
-    if mem := _memory_winner(rows):
-        T, n, ranked = mem
-        lines.append(
-            f"least XLA temp memory at T = {T}, n = {n}: {label(ranked[0][1])}, "
-            f"{_bytes(ranked[0][0])} (most: {label(ranked[-1][1])}, {_bytes(ranked[-1][0])})"
-        )
-    else:
-        lines.append("least memory: the T sweep was not measured")
-    worst = worst_errors(rows, registry.names(exact=True))
-    text = ", ".join(f"{fmt(worst[d], 2)} ({d})" for d in sorted(worst)) or "not measured"
-    lines.append(f"worst relative error of an exact method vs float64 BPTT: {text}")
-    return lines
+    """What a run prints at its end: the first three :func:`findings` (the fastest exact online
+    method, the memory winner, the exact methods' worst error, where measured)."""
+    return findings(rows, {})[:3]
 
 
 def _exponents(fits: ScalingFits) -> str | None:

@@ -8,16 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from gradalgos.plots import style
-from gradalgos.plots.results import Row, ok_rows_by_key
+from gradalgos.plots.results import Row
 
-__all__ = ["call_samples", "figure_hybrid_block", "trend"]
+__all__ = ["figure_hybrid_block", "trend"]
 
 
 def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
-    """``(a, b)`` of ``t ≈ a + b/h`` (relative least squares). Theory: a ∝ S·cost(step) + S·P
-    (the S reverse passes and the time-contracted D, every step) and b ∝ S²·P (the J·M
-    product, once per block): time falls as 1/h until the knee h = b/a (≈ S/2 for a fully
-    connected cell) and flattens beyond it, while the memory grows as h·S²."""
+    """``(a, b)`` of ``t ≈ a + b/h`` (relative least squares): a ∝ S·cost(step) + S·P every
+    step, b ∝ S²·P once per block, so time falls as 1/h until the knee h = b/a."""
     if len(h) < 3:
         return None
     A = np.stack([1 / t, 1 / (h * t)], axis=1)
@@ -25,78 +23,19 @@ def _knee(h: np.ndarray, t: np.ndarray) -> tuple[float, float] | None:
     return float(a), float(b)
 
 
-def call_samples(pts: Sequence[Row], every: Sequence[Row] | None) -> list[np.ndarray]:
-    """Per row of ``pts``, the time per step of every timed call of its config over all runs
-    in ``every`` (rows of one code version; ``None``: the row's own calls only).
-
-    A row without ``times_s`` contributes its median time per step alone.
-    """
-    by_key = ok_rows_by_key(every or ())
-    samples = []
-    for p in pts:
-        same = by_key.get(p["key"]) or [p]
-        per_step = [
-            np.asarray(r["times_s"], float) / r["T"]
-            if r.get("times_s")
-            else np.array([r["time_per_step_s"]], float)
-            for r in same
-        ]
-        samples.append(np.concatenate(per_step))
-    return samples
+def trend(h: np.ndarray, t: np.ndarray) -> str:
+    """How the median time per step changes with h: the steps where it rises, if any."""
+    rises = [k for k in range(len(h) - 1) if t[k + 1] >= t[k]]
+    steps = ", ".join(f"h = {h[k]:g} → {h[k + 1]:g} (+{t[k + 1] / t[k] - 1:.0%})" for k in rises)
+    return f"time rises at {steps}" if rises else "time falls at every step in h"
 
 
-def quartiles(samples: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower quartile, median and upper quartile of each sample, as three arrays."""
-    return tuple(np.array([np.percentile(s, q) for s in samples]) for q in (25, 50, 75))
-
-
-def trend(h: np.ndarray, samples: Sequence[np.ndarray]) -> str:
-    """How the time per step changes with h, judged against the spread of the timed calls.
-
-    A rise from one h to the next counts only where the two interquartile ranges of the calls
-    do not overlap (the lower quartile at the larger h above the upper quartile at the
-    smaller); rises inside that spread are named as such.
-    """
-    q25, med, q75 = quartiles(samples)
-    rises = [k for k in range(len(h) - 1) if med[k + 1] >= med[k]]
-    real = [k for k in rises if q25[k + 1] > q75[k]]
-
-    def steps(ks: list[int]) -> str:
-        return ", ".join(
-            f"h = {h[k]:g} → {h[k + 1]:g} (+{med[k + 1] / med[k] - 1:.0%})" for k in ks
-        )
-
-    lo, hi = min(len(s) for s in samples), max(len(s) for s in samples)
-    calls = f"{lo if lo == hi else f'{lo}–{hi}'} timed calls per h"
-    if not rises:
-        return f"time falls at every step in h ({calls})"
-    if real:
-        return f"time rises beyond the spread of the calls at {steps(real)} ({calls})"
-    return (
-        f"time falls at every step in h but {steps(rises)}, where the rise is inside the "
-        f"interquartile ranges of the calls ({calls})"
-    )
-
-
-def figure_hybrid_block(
-    rows: Sequence[Row], out: Path, every: Sequence[Row] | None = None
-) -> dict[str, tuple[float | None, str]]:
-    """``hybrid_block.png``: time per step, XLA temp bytes and their product vs h (sweep
-    ``hybrid-h``), with h = S, the fastest h, the knee of a fitted ``a + b/h`` and the least
-    time × memory marked. Theory: O(S·cost(step) + S·P + S²·P/h) per step, memory
-    O(S·P + h·S²): time falls monotonically with h (no interior minimum), memory grows, and
-    their product is least near h = S, where each h-dependent term equals its h-independent
-    partner.
-
-    Times are the median over every timed call of each config in all runs of ``every`` (rows
-    of one code version; default: the calls of ``rows`` alone), with their interquartile
-    range as error bars; whether time falls with h is judged against that spread
-    (:func:`trend`), so a difference inside the noise of the calls is not reported as a rise.
-
-    Returns:
-        ``{description: (h, note)}`` for the report: the fastest h and the h of least
-        time × memory, each with S for comparison (``None`` without data).
-    """
+def figure_hybrid_block(rows: Sequence[Row], out: Path) -> dict[str, tuple[float | None, str]]:
+    """``hybrid_block.png``: median time per step, XLA temp bytes and their product vs h (sweep
+    ``hybrid-h``),
+    with h = S, the fastest h, the knee of a fitted ``a + b/h`` and the least product marked
+    (theory: time falls with h, memory O(S·P + h·S²) grows, the product is least near h = S).
+    Returns ``{what: (h, note)}``: the fastest h and the h of least time × memory."""
     title = "Hybrid: cost vs block length h"
     pts, fig, (ax_t, ax_m, ax_p) = style.setting_sweep(
         rows, "hybrid-h", "hybrid", "block", title, panels=3
@@ -109,18 +48,9 @@ def figure_hybrid_block(
         style.save(fig, out / "hybrid_block.png")
         return info
     h = np.array([r["settings"]["block"] for r in pts], float)
-    samples = call_samples(pts, every)
-    q25, t, q75 = quartiles(samples)
+    t = np.array([r["time_per_step_s"] for r in pts], float)
     mem = np.array([r.get("mem_temp_size_in_bytes") or np.nan for r in pts], float)
-    ax_t.errorbar(
-        h,
-        t,
-        yerr=(t - q25, q75 - t),
-        fmt="o-",
-        capsize=3,
-        color=style.color("hybrid"),
-        label="measured: median of all timed calls, bars: quartiles",
-    )
+    ax_t.plot(h, t, "o-", color=style.color("hybrid"), label="measured (median of the calls)")
     knee = _knee(h, t)
     if knee is not None:
         a, b = knee
@@ -143,18 +73,14 @@ def figure_hybrid_block(
         )
     else:
         style.no_data(ax_p, "temp bytes")
-    for ax in (ax_t, ax_m, ax_p):
+    ylabels = ("median wall time per step [s]", "temp_size_in_bytes (memory_analysis) [bytes]")
+    ylabels += ("time/step × temp bytes (÷ its least value)",)
+    for ax, ylabel in zip((ax_t, ax_m, ax_p), ylabels, strict=True):
         ax.axvline(pts[0]["S"], color="gray", ls=":", label=f"h = S = {pts[0]['S']}")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("block length h [steps] (h = 1 is RTRL)")
-        ax.grid(True, which="both", alpha=0.3)
+        style.log_axes(ax, "block length h [steps] (h = 1 is RTRL)", ylabel)
         ax.legend(fontsize=8)
-    ax_t.set_ylabel("median wall time per step [s]")
-    ax_m.set_ylabel("temp_size_in_bytes (memory_analysis) [bytes]")
-    ax_p.set_ylabel("time/step × temp bytes (÷ its least value)")
     info["hybrid: fastest block length h"] = (
-        (float(h[best]), f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, samples)} (theory: monotone)")
+        (float(h[best]), f"of h = {h[0]:g}…{h[-1]:g}; {trend(h, t)} (theory: monotone)")
         if len(h) > 1
         else (None, f"one block length (h = {h[0]:g}) measured: no comparison")
     )

@@ -1,16 +1,9 @@
 """Online methods: the cost of one step (sweep ``online-step``) beside BPTT's cost per step.
 
-Every online method of the registry runs one step of its pure ``update`` (carry donated) on
-Elman, and RTRL also on cells with a diagonal state Jacobian (IndRNN, LRU), where it takes its
-exact O(P) path. The rows carry the step's time, XLA FLOPs (exact: a step holds no loop over
-floats), carry and temp bytes, and BPTT's time and FLOPs per step measured in the same worker
-process (``bptt_*``), so that every ratio divides two measurements of one process.
-
-Acceptance targets: an approximate method whose theory exponent is BPTT's (O(P) per step,
-n² on a fully connected cell) costs ≤ :data:`RATIO_TARGET` × BPTT's step at the largest n, and
-every FLOP exponent, fitted over the top octave of its n range, lies within
-:data:`SLOPE_TOLERANCE` of its theory (the registry's ``time_exponent``; on a cell with a
-diagonal Jacobian, an exact method's O(P) path: :data:`~.theory.ELEMENTWISE_TIME_VS_N`).
+Targets: an approximate method of BPTT's order (O(P) per step) costs ≤ :data:`RATIO_TARGET` ×
+BPTT's step at the largest n (both scanned over T in one call), and each FLOP exponent, fitted
+over the top octave of its n range, lies within :data:`SLOPE_TOLERANCE` of its theory (the
+registry's ``time_exponent``; an exact method's O(P) path on a diagonal-Jacobian cell).
 """
 
 from __future__ import annotations
@@ -24,24 +17,13 @@ import numpy as np
 from gradalgos.algorithms import registry
 from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
-from gradalgos.plots.markdown import fmt, table
-from gradalgos.plots.results import Row, select
+from gradalgos.plots.results import Row, fmt, select, table
 
-__all__ = [
-    "FIGURE",
-    "RATIO_TARGET",
-    "SLOPE_TOLERANCE",
-    "SWEEP",
-    "LineSummary",
-    "figure_online_step",
-    "line_summaries",
-    "online_step_section",
-    "theory_exponent",
-]
+__all__ = ["FIGURE", "RATIO_TARGET", "SLOPE_TOLERANCE", "SWEEP", "LineSummary"]
+__all__ += ["figure_online_step", "line_summaries", "online_step_section", "theory_exponent"]
 
 SWEEP = "online-step"
-#: The figure's file name (``online_step.json`` is ``benchmarks/online_step.py``'s: a loop of
-#: ``step`` calls against the offline path, another measurement).
+#: The figure's file name (``online_step.json`` is ``benchmarks/online_step.py``'s).
 FIGURE = "online_step_cost.png"
 #: An approximate method of BPTT's order costs at most this many BPTT steps per step.
 RATIO_TARGET = 4.0
@@ -52,20 +34,9 @@ FIT_OCTAVES = 1
 
 
 class LineSummary(NamedTuple):
-    """One method on one cell.
-
-    Attributes:
-        algorithm, cell: the line.
-        points: its rows, sorted by n.
-        flop_fit: the log-log fit of XLA FLOPs per step vs n over the top octave (``None``
-            with fewer than 2 counted points).
-        theory: the expected exponent (:func:`theory_exponent`), ``None`` where none applies.
-        carry_fit: the same fit of the carry's bytes.
-        memory_theory: the carry's: the registry's ``memory_exponent`` on a fully connected
-            cell, an exact method's O(P) on a diagonal one, else ``None``.
-        n_max, ratio: the largest n and the time ratio to BPTT's step there.
-        ratio_judged: whether :data:`RATIO_TARGET` applies (approximate, BPTT's order).
-    """
+    """One method on one cell: its rows (by n), the top-octave fits of FLOPs per step and carry
+    bytes vs n with their theories (:func:`theory_exponent`), the largest n and the scanned
+    time ratio to BPTT's step there, and whether :data:`RATIO_TARGET` judges that ratio."""
 
     algorithm: str
     cell: str
@@ -94,10 +65,8 @@ class LineSummary(NamedTuple):
 
 
 def theory_exponent(algorithm: str, cell: str, memory: bool = False) -> float | None:
-    """FLOPs per step ∝ n^k (with ``memory``: carry bytes): the registry's ``time_exponent``
-    (``memory_exponent``) on a fully connected cell; on a cell with a diagonal state Jacobian
-    (:data:`~.theory.ELEMENTWISE_CELLS`) an exact online method's O(P) path, ``None`` for an
-    approximate one there (no single exponent claimed)."""
+    """FLOPs per step (``memory``: carry bytes) ∝ n^k: the registry's exponent on a fully
+    connected cell; on a diagonal-Jacobian cell an exact method's O(P), else ``None``."""
     info = registry.info(algorithm)
     if cell in theory.ELEMENTWISE_CELLS:
         return theory.ELEMENTWISE_TIME_VS_N if info.exact else None
@@ -114,8 +83,7 @@ def _sweep_rows(rows: Sequence[Row]) -> list[Row]:
 
 
 def _lines(rows: Sequence[Row]) -> dict[tuple[str, str], list[Row]]:
-    """``{(algorithm, cell): rows sorted by n}``: registry order, then the cells in the order
-    they were measured."""
+    """``{(algorithm, cell): rows sorted by n}`` in registry order, cells as measured."""
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     out = {}
     for alg in registry.names():
@@ -134,22 +102,11 @@ def line_summaries(rows: Sequence[Row]) -> list[LineSummary]:
     """One :class:`LineSummary` per (method, cell) measured by the sweep."""
     out = []
     for (alg, cell), pts in _lines(_sweep_rows(rows)).items():
-        th = theory_exponent(alg, cell)
-        last = pts[-1]
-        out.append(
-            LineSummary(
-                alg,
-                cell,
-                pts,
-                _fit(pts, "flops_per_step"),
-                th,
-                _fit(pts, "carry_bytes"),
-                theory_exponent(alg, cell, memory=True),
-                last["n"],
-                last.get("scan_ratio_bptt"),
-                not registry.info(alg).exact and th is not None and th <= theory.TIME_VS_N["bptt"],
-            )
-        )
+        th, memory = theory_exponent(alg, cell), theory_exponent(alg, cell, memory=True)
+        judged = not registry.info(alg).exact and th is not None and th <= theory.TIME_VS_N["bptt"]
+        fits = (_fit(pts, "flops_per_step"), th, _fit(pts, "carry_bytes"), memory)
+        ratio = pts[-1].get("scan_ratio_bptt")
+        out.append(LineSummary(alg, cell, pts, *fits, pts[-1]["n"], ratio, judged))
     return out
 
 
@@ -172,12 +129,10 @@ def _bptt_points(rows: Sequence[Row]) -> dict[tuple[str, int], dict[str, Any]]:
             values = [r[field] for r in pts if r.get(field) is not None]
             return float(np.median(values)) if values else None
 
-        out[point] = {
-            "T": pts[0].get("bptt_T"),
-            "time": median("bptt_time_per_step_s"),
-            "flops": median("bptt_flops_per_step"),
-            "temp": median("bptt_mem_temp_size_in_bytes"),
-        }
+        fields = {"time": "time_per_step_s", "flops": "flops_per_step"}
+        fields["temp"] = "mem_temp_size_in_bytes"
+        out[point] = {"T": pts[0].get("bptt_T")}
+        out[point] |= {k: median(f"bptt_{f}") for k, f in fields.items()}
     return dict(sorted(out.items(), key=lambda item: (item[0][0] != "elman", item[0])))
 
 
@@ -188,32 +143,12 @@ def _step_table(rows: Sequence[Row]) -> str:
     for (cell, n), b in _bptt_points(rows).items():
         name = f"{_name('bptt', cell)} (T = {b['T']} call / T)"
         out.append([name, n, b["time"], 1.0, 1.0, b["flops"], 1.0, None, b["temp"]])
+    fields = ("n", "time_per_step_s", "time_ratio_bptt", "scan_ratio_bptt", "flops_per_step")
+    fields += ("flops_ratio_bptt", "carry_bytes", "mem_temp_size_in_bytes")
     for (alg, cell), pts in _lines(rows).items():
-        for r in pts:
-            out.append(
-                [
-                    _name(alg, cell),
-                    r["n"],
-                    r["time_per_step_s"],
-                    r.get("time_ratio_bptt"),
-                    r.get("scan_ratio_bptt"),
-                    r.get("flops_per_step"),
-                    r.get("flops_ratio_bptt"),
-                    r.get("carry_bytes"),
-                    r.get("mem_temp_size_in_bytes"),
-                ]
-            )
-    headers = [
-        "method",
-        "n",
-        "s / step",
-        "one call / BPTT step",
-        "scanned / BPTT step",
-        "XLA FLOPs / step",
-        "FLOPs / BPTT's",
-        "carry bytes",
-        "temp bytes",
-    ]
+        out += [[_name(alg, cell), *(r.get(f) for f in fields)] for r in pts]
+    headers = ["method", "n", "s / step", "one call / BPTT step", "scanned / BPTT step"]
+    headers += ["XLA FLOPs / step", "FLOPs / BPTT's", "carry bytes", "temp bytes"]
     return table(headers, out)
 
 
@@ -235,23 +170,11 @@ def _target_table(summaries: Sequence[LineSummary]) -> str:
         if s.theory is None:
             slope_verdict = "no theory"
         ratio_verdict = _verdict(s.ratio_ok) if s.ratio_judged else "info"
-        out.append(
-            [
-                _name(s.algorithm, s.cell),
-                _fit_text(s.flop_fit),
-                s.theory,
-                slope_verdict,
-                f"{fmt(s.ratio)} (n = {s.n_max})",
-                ratio_verdict,
-                _fit_text(s.carry_fit),
-                s.memory_theory,
-            ]
-        )
-    headers = [
-        "method",
-        "FLOP exponent (fit range)",
-        "theory",
-        f"exponent ± {SLOPE_TOLERANCE:g}",
+        ratio = f"{fmt(s.ratio)} (n = {s.n_max})"
+        line = [_name(s.algorithm, s.cell), _fit_text(s.flop_fit), s.theory, slope_verdict]
+        out.append([*line, ratio, ratio_verdict, _fit_text(s.carry_fit), s.memory_theory])
+    headers = ["method", "FLOP exponent (fit range)", "theory", f"exponent ± {SLOPE_TOLERANCE:g}"]
+    headers += [
         "step / BPTT step",
         f"≤ {RATIO_TARGET:g}×",
         "carry-bytes exponent",
@@ -297,48 +220,22 @@ def _point(summaries: Sequence[LineSummary]) -> str:
     return " ".join(parts) if parts else "Nothing measured in this sweep."
 
 
-def _floor(rows: Sequence[Row]) -> str:
-    """The cheapest single-step call measured: the per-call floor of the time ratios."""
-    single = [r for r in rows if r.get("steps_per_call") == 1 and r.get("time_per_step_s")]
-    if not single:
-        return ""
-    r = min(single, key=lambda r: r["time_per_step_s"])
-    return (
-        f" The cheapest single-step call measured took {r['time_per_step_s'] * 1e6:.0f} µs "
-        f"({_name(r['algorithm'], r['cell'])}, n = {r['n']}): a floor that every one-step call "
-        "pays and BPTT's T-step call pays once per T steps."
-    )
-
-
 def online_step_section(rows: Sequence[Row]) -> str:
     """The report section *Online methods: cost per step*: its point first, then the targets
     and the method × n table."""
     rows = _sweep_rows(rows)
     if not rows:
-        return (
-            "Not measured: run the sweep `online-step` (`python -m gradalgos.bench --sweeps "
-            "online-step`).\n"
-        )
+        return "Not measured: run `python -m gradalgos.bench --sweeps online-step`.\n"
     summaries = line_summaries(rows)
     return (
         _point(summaries)
-        + "\n\nOne step of each online method's pure `update` (jitted, carry donated, compiled "
-        "apart, median of the timed calls after a warm-up), B = 1, m = o = 8; the hybrid's call "
-        "is a block of h = S steps (its time / h). BPTT's step is the call time of "
-        "`value_and_grad` over T steps / T on the same cell, measured in the same worker "
-        "process, so each ratio divides two times of one process. A one-step call pays the "
-        "program's launch, which BPTT's call spreads over T steps; so each method is also timed "
-        "as its offline `value_and_grad` (the step scanned over the same T steps in one call), "
-        "and the time target is judged on that like-for-like ratio. XLA's FLOPs "
-        "(`cost_analysis()`) of one step are exact where its program holds no loop over "
-        "floats (the hybrid's block scans its steps: no count). FLOP exponents are fitted over "
-        f"the top octave of each line's n range and judged within ±{SLOPE_TOLERANCE:g} of the "
-        "registry's theory (fully connected: P ∝ n²; RTRL on IndRNN and LRU takes its exact "
-        f"element-wise path, O(P) with P ∝ n: {theory.ELEMENTWISE_TIME_VS_N:g}); the time "
-        f"ratio is judged (≤ {RATIO_TARGET:g}×) for the approximate methods of BPTT's order. "
-        "The carry-bytes exponent sits beside the registry's memory exponent (UORO: O(S + P); "
-        "SnAp-1, RFLO, e-prop: O(P); immediate: O(S); RTRL and the hybrid: O(S·P))."
-        + _floor(rows)
+        + "\n\nOne step of each online method's pure `update` (jitted, carry donated), B = 1; "
+        "the hybrid's call is a block of h = S steps (its time / h). BPTT's step is its T-step "
+        "call / T, same cell and worker process. A one-step call pays a program launch that "
+        "BPTT's call spreads over T steps, so the time target is judged on each method's "
+        "offline `value_and_grad` (its step scanned over T in one call). XLA's FLOPs of one step "
+        "are exact where the step holds no loop over floats (the hybrid's does: no count). "
+        "The carry-bytes exponent sits beside the registry's memory exponent."
         + "\n\n"
         + _target_table(summaries)
         + "\n"
@@ -355,8 +252,8 @@ def _fill(cell: str, cells: Sequence[str]) -> str:
 
 
 def _plot_line(ax: Any, s: LineSummary, y: str, guide: bool, cells: Sequence[str]) -> None:
-    """One method's measured line (solid; the marker's fill tells the cell) and, with ``guide``, its
-    theory slope dashed through its largest-n point."""
+    """One method's line (the marker's fill tells the cell); ``guide``: its theory slope dashed
+    through its largest-n point."""
     xs, ys = style.series(s.points, "n", y)
     ok = np.isfinite(ys) & (ys > 0)
     if not ok.any():
@@ -392,15 +289,11 @@ def figure_online_step(rows: Sequence[Row], out: Path) -> Path:
                 ax.plot(xs, ys, ":", color=c, label=label, **kw)
         if not summaries:
             style.no_data(ax, f"sweep {SWEEP!r}")
-            continue
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("hidden units n")
-        ax.grid(True, which="both", alpha=0.3)
+    ylabels = ("XLA FLOPs per step (cost_analysis of one step)", "median wall time per step [s]")
     if summaries:  # one legend for both panels (the right one has every line)
+        for ax, ylabel in zip((ax_f, ax_t), ylabels, strict=True):
+            style.log_axes(ax, "hidden units n", ylabel)
         ax_t.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    ax_f.set_ylabel("XLA FLOPs per step (cost_analysis of one step)")
-    ax_t.set_ylabel("median wall time per step [s]")
     fills = ", ".join(f"{cell} {_fill(cell, cells)}" for cell in cells)
     style.note(ax_f, f"dashed: theory slope through the largest n; marker fill: {fills}")
     return style.save(fig, out / FIGURE)

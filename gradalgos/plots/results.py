@@ -1,68 +1,46 @@
-"""Reading the benchmark's result file (JSON lines; its schema and reader live in
-:mod:`gradalgos.bench`, which never imports the plots)."""
+"""Reading the result rows (their schema and reader live in :mod:`gradalgos.bench`, which never
+imports the plots), selecting the comparable ones, and markdown tables of them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gradalgos.bench.schema import BASELINES, MACHINE_FIELDS
 from gradalgos.bench.store import load_rows
 
-__all__ = [
-    "BASELINES",
-    "MACHINE_FIELDS",
-    "Row",
-    "comparable",
-    "latest",
-    "load_rows",
-    "machine",
-    "ok_rows_by_key",
-    "on_gpu",
-    "run_of",
-    "select",
-    "within_run_ratios",
-]
+__all__ = ["BASELINES", "Row", "comparable", "fmt", "latest", "load_rows", "on_gpu", "select"]
+__all__ += ["run_of", "table", "within_run_ratios"]
 
 Row = dict[str, Any]
 
 
-def machine(row: Row) -> tuple:
-    """The :data:`MACHINE_FIELDS` values of a row."""
+def _machine(row: Row) -> tuple:
     return tuple(row.get(field) for field in MACHINE_FIELDS)
 
 
 def on_gpu(rows: Iterable[Row]) -> bool:
-    """Whether ``rows`` were measured on a GPU. A report's rows come from one machine
-    (:func:`comparable`), so one GPU row makes it a GPU report."""
+    """Whether ``rows`` (of one machine) were measured on a GPU."""
     return any(r.get("device") == "gpu" for r in rows)
 
 
 def comparable(rows: Iterable[Row], code_version: str | None = None) -> list[Row]:
-    """The rows of one code version (default: that of the last row) measured on one machine
-    (that of the last row of that version), in file order: rows whose times may be compared."""
+    """The rows of one code version (default: the last row's) measured on one machine (the
+    last row of that version's), in file order: rows whose times may be compared."""
     rows = list(rows)
     version = code_version or (rows[-1].get("code_version") if rows else None)
     rows = [r for r in rows if r.get("code_version") == version]
-    if not rows:
-        return []
-    last = machine(rows[-1])
-    return [r for r in rows if machine(r) == last]
+    return [r for r in rows if _machine(r) == _machine(rows[-1])] if rows else []
 
 
 def latest(rows: Iterable[Row], code_version: str | None = None) -> list[Row]:
-    """The last row of each config key among :func:`comparable` rows (one code version, one
-    machine). A config measured again (``--force``, or a retried failure) is shown once, as
-    measured last."""
-    by_key: dict[str, Row] = {}
-    for row in comparable(rows, code_version):
-        by_key[row["key"]] = row
-    return list(by_key.values())
+    """The last row of each config key among the :func:`comparable` rows (a config measured
+    again is shown once, as measured last)."""
+    return list({row["key"]: row for row in comparable(rows, code_version)}.values())
 
 
 def select(rows: Iterable[Row], ok: bool = True, **where: Any) -> list[Row]:
-    """Rows whose fields equal ``where`` (e.g. ``sweep="n", algorithm="rtrl"``); with ``ok``
-    only successful measurements."""
+    """Rows whose fields equal ``where`` (e.g. ``sweep="n"``); with ``ok`` successful only."""
     return [
         r
         for r in rows
@@ -70,19 +48,9 @@ def select(rows: Iterable[Row], ok: bool = True, **where: Any) -> list[Row]:
     ]
 
 
-def ok_rows_by_key(rows: Iterable[Row]) -> dict[str, list[Row]]:
-    """The successful rows of each config key, in file order (one per run that measured it)."""
-    by_key: dict[str, list[Row]] = {}
-    for row in rows:
-        if row.get("status") == "ok":
-            by_key.setdefault(row["key"], []).append(row)
-    return by_key
-
-
 def run_of(row: Row) -> tuple:
-    """The run (one bench invocation) that wrote ``row``: its ``run_id``; for rows written
-    before run ids were recorded, its (git commit, command), which cannot tell apart two runs
-    of one command at one commit."""
+    """The run (one bench invocation) that wrote ``row``: its ``run_id``, or for older rows
+    its (git commit, command)."""
     if row.get("run_id"):
         return ("run", row["run_id"])
     return ("commit+command", row.get("git_commit"), row.get("command"))
@@ -96,14 +64,9 @@ def within_run_ratios(
     y: str = "time_per_step_s",
     by: str = "algorithm",
 ) -> dict[Any, list[float]]:
-    """``{x: [num's y / den's y, one per run that measured both at x]}``, where ``num`` and
-    ``den`` are values of the field ``by`` (two algorithms, or two sweeps such as ``"n-1cpu"``
-    and ``"n"``).
-
-    Each ratio divides two values of one run (:func:`run_of`), never values of two runs:
-    times of separate runs are not comparable. Only successful rows count; pass rows of one
-    sweep (or algorithm) and cell (e.g. ``select(rows, sweep="n", cell="elman")``).
-    """
+    """``{x: [num's y / den's y, one per run that measured both at x]}``, ``num`` and ``den``
+    two values of the field ``by`` (two algorithms, or two sweeps). Each ratio divides two
+    values of one run (:func:`run_of`): times of two runs do not compare."""
     by_run: dict[tuple, dict[tuple[str, Any], float]] = {}
     for r in select(rows):
         by_run.setdefault(run_of(r), {})[(r[by], r[x])] = r[y]
@@ -113,3 +76,21 @@ def within_run_ratios(
             if alg == num and (den, at) in values:
                 out.setdefault(at, []).append(v / values[(den, at)])
     return dict(sorted(out.items()))
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Numbers with ``digits`` significant digits, ``—`` for missing values."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not isinstance(value, bool):
+        return "nan" if value != value else f"{value:.{digits}g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table (``_(none)_`` when there are no rows)."""
+    if not rows:
+        return "_(none)_\n"
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

@@ -13,16 +13,8 @@ from gradalgos.plots import style, theory
 from gradalgos.plots.fit import LogLogFit, fit_loglog
 from gradalgos.plots.results import BASELINES, Row, select
 
-__all__ = [
-    "MIN_FIT_X",
-    "ScalingFits",
-    "figure_memory_vs_T",
-    "figure_memory_vs_n",
-    "figure_time_vs_n",
-    "main_cell",
-    "scaling_fits",
-    "too_small",
-]
+__all__ = ["MIN_FIT_X", "ScalingFits", "figure_memory_vs_T", "figure_memory_vs_n"]
+__all__ += ["figure_time_vs_n", "main_cell", "scaling_fits", "too_small"]
 
 #: ``{algorithm: fit or None}`` for one figure.
 ScalingFits = dict[str, LogLogFit | None]
@@ -75,7 +67,7 @@ def _plot(
         return fits
     for alg, fit in fits.items():
         xs, ys = style.series(select(rows, algorithm=alg), x, y)
-        label = style.NAMES.get(alg, alg)
+        label = style.label(alg)
         if fit is not None:
             label += f": slope {fit.slope:.2f} (fit {x} {fit.x_lo:g}–{fit.x_hi:g})"
             grid = np.geomspace(fit.x_lo, fit.x_hi, 20)
@@ -86,9 +78,6 @@ def _plot(
                 ref = anchor * (grid / fit.x_hi) ** expected[alg]
                 ax.plot(grid, ref, ":", color=style.color(alg), lw=1.5)
         ax.plot(xs, ys, marker=style.marker(alg), color=style.color(alg), lw=1, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     return fits
 
@@ -111,8 +100,7 @@ def _figure(
     sweep, x, y, xlabel, ylabel = axes
     fig, (ax,) = style.subplots(1, title, width=8)
     fits = _plot(ax, rows, sweep, x, y, expected)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    style.log_axes(ax, xlabel, ylabel)
     style.note(ax, note)
     style.save(fig, out / name)
     return fits

@@ -21,8 +21,7 @@ import numpy as np
 
 from gradalgos.plots import theory
 from gradalgos.plots.fit import LogLogFit
-from gradalgos.plots.markdown import table
-from gradalgos.plots.results import Row, ok_rows_by_key
+from gradalgos.plots.results import Row, select, table
 from gradalgos.plots.scaling import scaling_fits
 from gradalgos.plots.style import NAMES
 
@@ -72,6 +71,14 @@ def split_runs(rows: Sequence[Row]) -> list[list[Row]]:
             runs.append([])
         runs[r].append(row)
     return runs
+
+
+def ok_rows_by_key(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """The successful rows of each config key, in file order (one per run that measured it)."""
+    by_key: dict[str, list[Row]] = {}
+    for row in select(rows):
+        by_key.setdefault(row["key"], []).append(row)
+    return by_key
 
 
 def median_rows(rows: Sequence[Row]) -> list[Row]:
@@ -134,3 +141,26 @@ def spread_table(spread: dict[str, RunSpread]) -> str:
         "fit range",
     ]
     return table(headers, out) if out else "No n sweep measured.\n"
+
+
+def spread_section(every: Sequence[Row]) -> str:
+    """Each run's time exponent and the pooled one (all CPUs, then one CPU where measured),
+    or how to measure more runs; ``every``: every row of one code version, all runs."""
+    spread, one_cpu = run_spread(every), run_spread(every, "n-1cpu")
+    runs = max((s.runs for s in spread.values()), default=0)
+    how = (
+        "`nox -s bench -- --force` appends another run of this code version to the results "
+        "file; a partial rerun such as `--sweeps n --algorithms rtrl hybrid --force` adds runs "
+        "of the configs it covers."
+    )
+    if runs < 2:
+        return f"One run of this code version. {how} This section then fits each run apart.\n"
+    text = (
+        f"Up to {runs} runs of this code version's n sweep (told apart by the rows' `run_id`; "
+        "rows without one: run r = the r-th measurement of each config). Each run is fitted "
+        "apart (the report's fit rule), and *exponent of the per-config medians* fits the "
+        f"median time of each config over all its runs. {how}\n\n" + spread_table(spread)
+    )
+    if one_cpu:
+        text += "\nThe same for the one-CPU sweep (`n-1cpu`):\n\n" + spread_table(one_cpu)
+    return text
