@@ -27,34 +27,36 @@ from gradalgos.plots.results import comparable, latest, load_rows
 
 
 def write(results: Path, out: Path) -> Path:
-    """Write ``CPU_NOISE.md`` and its two figures into ``out``; returns the page's path."""
+    """Write ``CPU_NOISE.md`` and its figures into ``out`` (the one-CPU and page-fault
+    sections only for CPU rows); returns the page's path."""
     every = comparable(load_rows(results))
     rows = [r for r in latest(every) if r.get("status") == "ok"]
-    parallel = figure_parallel(rows, out, every)
-    figure_page_faults(rows, out)
+    on_cpu = all(r.get("device", "cpu") == "cpu" for r in rows)
     figure_rate_vs_n(rows, out)
+    sections = [
+        "# CPU diagnostics\n",
+        f"From `{results.name}` by `python benchmarks/cpu_noise.py`; the report is "
+        "[REPORT.md](REPORT.md).\n",
+        "## Run-to-run spread of the time exponents vs n\n",
+        spread_section(every),
+        "## Achieved rate of RTRL's and the hybrid's products\n",
+        "The time exponent is the operation-count exponent minus the rate's slope: "
+        "a rate still rising with n pulls the fitted exponent below the theory.\n",
+        "![achieved rate](rate_vs_n.png)\n",
+    ]
+    if on_cpu:  # the one-CPU sweep and host page faults mean nothing for device rows
+        parallel = figure_parallel(rows, out, every)
+        figure_page_faults(rows, out)
+        sections += [
+            "## One CPU vs all CPUs: RTRL and the hybrid\n",
+            parallel_section(parallel, every),
+            "![one CPU vs all](parallel.png)\n",
+            "## Page faults and CPU time\n",
+            page_fault_section(rows),
+            "![page faults](page_faults.png)\n",
+        ]
     page = out / "CPU_NOISE.md"
-    page.write_text(
-        "\n".join(
-            [
-                "# CPU diagnostics\n",
-                f"From `{results.name}` by `python benchmarks/cpu_noise.py`; the report is "
-                "[REPORT.md](REPORT.md).\n",
-                "## Run-to-run spread of the time exponents vs n\n",
-                spread_section(every),
-                "## Achieved rate of RTRL's and the hybrid's products\n",
-                "The time exponent is the operation-count exponent minus the rate's slope: "
-                "a rate still rising with n pulls the fitted exponent below the theory.\n",
-                "![achieved rate](rate_vs_n.png)\n",
-                "## One CPU vs all CPUs: RTRL and the hybrid\n",
-                parallel_section(parallel, every),
-                "![one CPU vs all](parallel.png)\n",
-                "## Page faults and CPU time\n",
-                page_fault_section(rows),
-                "![page faults](page_faults.png)\n",
-            ]
-        )
-    )
+    page.write_text("\n".join(sections))
     return page
 
 
