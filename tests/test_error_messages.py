@@ -367,3 +367,22 @@ def test_online_init_and_step_name_their_arguments(caplog):
     want = "mask must have shape (4,) (the leading axes of x)"
     with raises_before_compiling(caplog, ValueError, want):
         hybrid.step(cell, params, block, xs, targets, mask=mask3)
+
+
+def test_kfrtrl_and_uoro_carries_name_the_wrong_leaf_by_path(caplog):
+    cell, params, s0 = CELL, PARAMS, STATE0
+    x, target, key = jnp.ones(M), jnp.zeros(O), jax.random.key(0)
+    kf = ga.KFRTRL()
+    carry = kf.init(cell, params, s0, key=key)
+    bad_a = carry._replace(A={**carry.A, "W_rec": jnp.zeros((N + 1, N))})
+    bad_u = carry._replace(u={**carry.u, "b": jnp.zeros(N + 2)})
+    with raises_before_compiling(caplog, ValueError, "carry.A['W_rec'] must be (4, "):
+        kf.step(cell, params, bad_a, x, target)
+    with raises_before_compiling(caplog, ValueError, "carry.u['b'] must be ("):
+        kf.step(cell, params, bad_u, x, target)
+    uoro = ga.UORO()
+    carry = uoro.init(cell, params, s0, key=key)
+    bad = carry._replace(theta_tilde={**carry.theta_tilde, "W_in": jnp.zeros((N, M + 1))})
+    want = "carry.theta_tilde['W_in'] must be (4, 3) for UORO on Elman, got (4, 4)"
+    with raises_before_compiling(caplog, ValueError, want):
+        uoro.step(cell, params, bad, x, target)

@@ -236,7 +236,7 @@ class KFRTRL(AbstractOnlineAlgorithm):
         return KFRTRLState(state, unflatten(A), unflatten(u), key)
 
     def check_carry(self, cell: AbstractCell, params: Params, carry: KFRTRLState) -> None:
-        from gradalgos._validation import _shape_str
+        from gradalgos._validation import _param_paths, _shape_str
 
         plan = kronecker_plan(cell, params, carry.state)
         S = cell.state_size
@@ -248,13 +248,14 @@ class KFRTRL(AbstractOnlineAlgorithm):
                 raise ValueError(
                     f"carry.{field} must be a pytree like params (build the carry with init())"
                 ) from err
-            for i, (p, t, rows) in enumerate(zip(p_leaves, leaves, plan.rows, strict=True)):
+            names = _param_paths(f"carry.{field}", params)
+            for name, p, t, rows in zip(names, p_leaves, leaves, plan.rows, strict=True):
                 r, rest = _split(tuple(jnp.shape(p)))
                 want = None if rows is None else ((S, r) if field == "A" else (rest,))
                 got = None if t is None else tuple(jnp.shape(t))
                 if got != want:
                     raise ValueError(
-                        f"carry.{field} leaf {i} must be "
+                        f"{name} must be "
                         f"{'None' if want is None else _shape_str(want)} for KFRTRL on "
                         f"{type(cell).__name__}, got "
                         f"{'None' if got is None else _shape_str(got)}; build the carry with "

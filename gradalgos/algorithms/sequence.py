@@ -81,8 +81,21 @@ def batch_loss(
     targets: jax.Array,
     mask: jax.Array,
 ) -> tuple[jax.Array, State]:
-    """``(mean over the batch of Σ_t mask_t ℓ_t, s_T (B, ...))`` for batched inputs."""
-    totals, state_T = jax.vmap(lambda s0, x, t, m: scan_loss(cell, loss, params, s0, x, t, m))(
-        state0, xs, targets, mask
-    )
+    """``(mean over the batch of Σ_t mask_t ℓ_t, s_T (B, ...))`` for batched inputs.
+
+    One scan over time of :meth:`~gradalgos.cells.AbstractCell.batch_step` (the cell's
+    batch form, by default ``vmap`` of its step), the same sums as ``vmap`` of
+    :func:`scan_loss` over the sequences.
+    """
+    per_example = jax.vmap(loss)
+
+    def body(carry, inputs):
+        state, total = carry
+        x, target, m = inputs
+        state, y = cell.batch_step(params, state, x)
+        return (state, total + m * per_example(y, target)), None
+
+    time_major = (xs.swapaxes(0, 1), targets.swapaxes(0, 1), mask.swapaxes(0, 1))
+    zero = jnp.zeros(mask.shape[:1], mask.dtype)
+    (state_T, totals), _ = jax.lax.scan(body, (state0, zero), time_major)
     return jnp.mean(totals), state_T

@@ -118,7 +118,7 @@ class UORO(AbstractOnlineAlgorithm):
         return UOROState(state, jnp.zeros_like(s), theta, key)
 
     def check_carry(self, cell: AbstractCell, params: Params, carry: UOROState) -> None:
-        from gradalgos._validation import _shape_str
+        from gradalgos._validation import _param_paths, _shape_str
 
         S = cell.state_size
         got = tuple(jnp.shape(carry.s_tilde))
@@ -135,12 +135,13 @@ class UORO(AbstractOnlineAlgorithm):
                 "carry.theta_tilde must be a pytree like params (build the carry with init())"
             ) from err
         keep = jax.tree_util.tree_leaves(state_parameter_mask(cell, params, carry.state))
-        for i, (p, t, k) in enumerate(zip(p_leaves, t_leaves, keep, strict=True)):
+        names = _param_paths("carry.theta_tilde", params)
+        for name, p, t, k in zip(names, p_leaves, t_leaves, keep, strict=True):
             want = tuple(jnp.shape(p)) if k else None
             got = None if t is None else tuple(jnp.shape(t))
             if got != want:
                 raise ValueError(
-                    f"carry.theta_tilde leaf {i} must be "
+                    f"{name} must be "
                     f"{'None' if want is None else _shape_str(want)} for UORO on "
                     f"{type(cell).__name__}, got {'None' if got is None else _shape_str(got)}; "
                     "build the carry with init()"

@@ -118,6 +118,14 @@ class AbstractCell(abc.ABC):
     def step(self, params: Params, state: State, x: jax.Array) -> tuple[State, jax.Array]:
         """One time step: ``x (m,)`` → ``(new_state, y (o,))``. Unbatched; vmap for batches."""
 
+    def batch_step(self, params: Params, state: State, x: jax.Array) -> tuple[State, jax.Array]:
+        """:meth:`step` on a batch: state leaves ``(B, ...)``, ``x (B, m)`` → ``(state, y (B, o))``.
+
+        ``vmap`` of :meth:`step`; a cell may override it with a batch-first form of the same
+        equations that XLA runs faster (BPTT's scan over time calls it).
+        """
+        return jax.vmap(self.step, in_axes=(None, 0, 0))(params, state, x)
+
     # Derived sizes (cheap: evaluated on shapes only, cached per cell).
     @property
     def state_size(self) -> int:

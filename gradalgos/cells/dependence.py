@@ -19,11 +19,12 @@ import functools
 from typing import Any
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 
 from gradalgos.cells.base import AbstractCell
 
-__all__ = ["num_state_params", "state_parameter_mask"]
+__all__ = ["is_var", "num_state_params", "state_parameter_mask"]
 
 
 def _spec(leaf: Any) -> tuple[tuple[int, ...], jnp.dtype]:
@@ -65,17 +66,17 @@ def _mask_leaves(cell: AbstractCell, key: tuple[Any, ...]) -> tuple[bool, ...]:
     return tuple(_used_inputs(closed.jaxpr)[: len(p_shapes)])
 
 
-def _is_var(atom: Any) -> bool:
-    """A jaxpr variable, not a literal constant (literals carry ``val``)."""
-    return not hasattr(atom, "val")
+def is_var(atom: Any) -> bool:
+    """A jaxpr variable, not a literal constant (public type ``jax.extend.core.Literal``)."""
+    return not isinstance(atom, jax.extend.core.Literal)
 
 
 def _used_inputs(jaxpr: Any) -> list[bool]:
     """For each input variable of ``jaxpr``: can any output be computed from it?"""
-    needed = {v for v in jaxpr.outvars if _is_var(v)}
+    needed = {v for v in jaxpr.outvars if is_var(v)}
     for eqn in reversed(jaxpr.eqns):
-        if any(_is_var(v) and v in needed for v in eqn.outvars):
-            needed.update(v for v in eqn.invars if _is_var(v))
+        if any(is_var(v) and v in needed for v in eqn.outvars):
+            needed.update(v for v in eqn.invars if is_var(v))
     return [v in needed for v in jaxpr.invars]
 
 

@@ -164,6 +164,21 @@ class Elman(AbstractCell):
         h = act(self._preactivation(params, state, x))
         return h, params["W_out"] @ h + params["b_out"]
 
+    def batch_step(
+        self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """:meth:`step` on a batch (``state (B, n)``, ``x (B, m)``) in row form ``h·Wᵀ``: the
+        vmapped column form yields ``(n, B)`` products that XLA transposes on every step
+        (1.1–1.2× a hand-written batched scan at n = 64…128, B = 32). One sequence keeps the
+        column form (the row form copies ``W_rec`` transposed there: see ``_preactivation``)."""
+        overridden = type(self).step is not Elman.step  # a subclass's own equations
+        if state.shape[0] == 1 or overridden:
+            return super().batch_step(params, state, x)
+        act = resolve_activation(self.activation)
+        W_rec = self._recurrent_weights(params["W_rec"])
+        h = act(state @ W_rec.T + x @ params["W_in"].T + params["b"])
+        return h, h @ params["W_out"].T + params["b_out"]
+
     def state_jacobian_entries(
         self,
         params: dict[str, jax.Array],

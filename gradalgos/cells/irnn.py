@@ -67,3 +67,8 @@ class IRNN(AbstractCell):
         self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         return self.elman.step(params, state, x)
+
+    def batch_step(
+        self, params: dict[str, jax.Array], state: jax.Array, x: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        return self.elman.batch_step(params, state, x)

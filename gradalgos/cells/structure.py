@@ -36,6 +36,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from gradalgos.cells.base import AbstractCell, Params, State
+from gradalgos.cells.dependence import is_var
 
 __all__ = ["CellStructure", "SparsePattern", "cell_structure", "readout_function"]
 
@@ -44,10 +45,6 @@ _CHUNK_NUMBERS = 1 << 23
 #: Call primitives whose inner jaxpr is evaluated in place (custom derivatives: the primal).
 _CALLS = ("pjit", "jit", "closed_call", "core_call")
 _SELECTIONS = ("max", "min", "select_n", "clamp", "reduce_max", "reduce_min")
-
-
-def _is_var(atom: Any) -> bool:
-    return not hasattr(atom, "val")
 
 
 def _inner(eqn: Any) -> Any:
@@ -98,12 +95,12 @@ def evaluate(
         env[v] = a
 
     def read(v: Any) -> Any:
-        return env[v] if _is_var(v) else v.val
+        return env[v] if is_var(v) else v.val
 
     for eqn in jaxpr.eqns:
         vals = [read(v) for v in eqn.invars]
         name = eqn.primitive.name
-        arg_dep = [_is_var(v) and v in depends for v in eqn.invars]
+        arg_dep = [is_var(v) and v in depends for v in eqn.invars]
         dep = any(arg_dep)
         # a select_n's selection depends on the inputs only through its predicate
         selects = arg_dep[0] if name == "select_n" else dep
@@ -340,13 +337,13 @@ def _readout(cell: AbstractCell, key: tuple[Any, ...]) -> Callable[..., jax.Arra
     new_state = list(jaxpr.outvars[:n_s])
     (y_var,) = jaxpr.outvars[n_s:]
     old_state = set(jaxpr.invars[n_p : n_p + n_s])
-    cut = {v for v in new_state if _is_var(v)}
-    needed = {y_var} if _is_var(y_var) else set()
+    cut = {v for v in new_state if is_var(v)}
+    needed = {y_var} if is_var(y_var) else set()
     eqns = []
     for eqn in reversed(jaxpr.eqns):
-        if any(_is_var(v) and v in needed and v not in cut for v in eqn.outvars):
+        if any(is_var(v) and v in needed and v not in cut for v in eqn.outvars):
             eqns.append(eqn)
-            needed.update(v for v in eqn.invars if _is_var(v))
+            needed.update(v for v in eqn.invars if is_var(v))
     if needed & (old_state - cut):
         raise ValueError(
             f"{type(cell).__name__}'s output y_t depends on s_(t-1) other than through s_t, so "
@@ -361,13 +358,13 @@ def _readout(cell: AbstractCell, key: tuple[Any, ...]) -> Callable[..., jax.Arra
         env.update(zip(jaxpr.invars[:n_p], jax.tree_util.tree_leaves(p), strict=True))
         env[jaxpr.invars[-1]] = x
         for v, val in zip(new_state, jax.tree_util.tree_leaves(s), strict=True):
-            if _is_var(v):
+            if is_var(v):
                 env[v] = val
         for eqn in eqns:
-            vals = [env[v] if _is_var(v) else v.val for v in eqn.invars]
+            vals = [env[v] if is_var(v) else v.val for v in eqn.invars]
             for v, val in zip(eqn.outvars, bind(eqn, vals), strict=True):
                 env[v] = val
-        return env[y_var] if _is_var(y_var) else jnp.asarray(y_var.val)
+        return env[y_var] if is_var(y_var) else jnp.asarray(y_var.val)
 
     readout.uses_params = bool(needed & set(jaxpr.invars[:n_p]))  # type: ignore[attr-defined]
     return readout
