@@ -18,6 +18,7 @@ from gradalgos.tasks.mackey_glass import MackeyGlass, mackey_glass
 from gradalgos.tasks.parity import DelayedParity
 from gradalgos.tasks.registry import TASKS, make_task
 from gradalgos.tasks.sine import Sine
+from gradalgos.tasks.sysid import SystemIdentification
 from gradalgos.tasks.w1000 import W1000
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "MackeyGlass",
     "RegressionTask",
     "Sine",
+    "SystemIdentification",
     "mackey_glass",
     "make_task",
     "masked_mean",

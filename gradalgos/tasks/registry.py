@@ -11,6 +11,7 @@ from gradalgos.tasks.copy_memory import Copy
 from gradalgos.tasks.mackey_glass import MackeyGlass
 from gradalgos.tasks.parity import DelayedParity
 from gradalgos.tasks.sine import Sine
+from gradalgos.tasks.sysid import SystemIdentification
 from gradalgos.tasks.w1000 import W1000
 
 __all__ = ["TASKS", "make_task"]
@@ -23,6 +24,7 @@ TASKS: dict[str, type[AbstractTask]] = {
     "mackey-glass": MackeyGlass,
     "anbn": AnBn,
     "w1000": W1000,
+    "sysid": SystemIdentification,
 }
 
 
