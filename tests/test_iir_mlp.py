@@ -56,7 +56,7 @@ def test_the_step_filters_like_lfilter(fb_order):
 
 
 def _unrolled_loss(cell: IIRMLP, params, xs, targets):
-    """Σ_b Σ_t mse(x^M(t), target) / B by a Python loop over t of the synapse equations."""
+    """Batch mean of Σ_t mse(x^M(t), target) by a Python loop over t of the synapse equations."""
 
     def one(x_seq, t_seq):
         L, I = cell.ff_order, cell.fb_order
@@ -73,7 +73,7 @@ def _unrolled_loss(cell: IIRMLP, params, xs, targets):
             inputs = outs
         return sum(jnp.mean((inputs[t] - t_seq[t]) ** 2) for t in range(T))
 
-    return sum(one(xs[b], targets[b]) for b in range(B)) / B
+    return jnp.mean(jax.vmap(one)(xs, targets))
 
 
 def _flat(tree):
@@ -105,7 +105,7 @@ def test_the_approximate_methods_run_and_kfrtrl_refuses_clearly():
     params = cell.init(jax.random.key(0))
     xs = jax.random.normal(jax.random.key(1), (B, T, 1))
     state0 = jax.tree_util.tree_map(lambda a: jnp.stack([a] * B), cell.initial_state())
-    for alg in [ga.TBPTT(3), ga.UORO(), ga.SnAp(1)]:
+    for alg in [ga.SnAp(1), ga.Immediate()]:
         key = jax.random.key(2) if getattr(alg, "needs_key", False) else None
         loss, grads, _ = ga.value_and_grad(alg, cell, params, state0, xs, xs, key=key)
         assert np.isfinite(loss) and np.all(np.isfinite(_flat(grads))), alg
