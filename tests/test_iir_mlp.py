@@ -12,7 +12,7 @@ from scipy.signal import lfilter
 import gradalgos as ga
 from gradalgos.cells import IIRMLP
 
-T, B = 9, 2
+T, B = 7, 2
 
 
 def _params(cell: IIRMLP, seed: int = 0):
@@ -105,7 +105,7 @@ def test_the_approximate_methods_run_and_kfrtrl_refuses_clearly():
     params = cell.init(jax.random.key(0))
     xs = jax.random.normal(jax.random.key(1), (B, T, 1))
     state0 = jax.tree_util.tree_map(lambda a: jnp.stack([a] * B), cell.initial_state())
-    for alg in [ga.SnAp(1), ga.Immediate()]:
+    for alg in [ga.SnAp(1)]:
         key = jax.random.key(2) if getattr(alg, "needs_key", False) else None
         loss, grads, _ = ga.value_and_grad(alg, cell, params, state0, xs, xs, key=key)
         assert np.isfinite(loss) and np.all(np.isfinite(_flat(grads))), alg
