@@ -9,6 +9,7 @@
 from gradalgos import algorithms, cells, gradient_free, losses, tasks, training
 from gradalgos.algorithms import (
     BPTT,
+    CRBP,
     KFRTRL,
     RFLO,
     RTRL,
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BPTT",
+    "CRBP",
     "KFRTRL",
     "RFLO",
     "RTRL",

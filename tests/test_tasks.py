@@ -19,6 +19,7 @@ TASK_CASES = {
     "anbn": tasks.AnBn(max_n=3, test_max_n=5),
     "w1000": tasks.W1000(length=12),
     "middle": tasks.MiddleLabel(length=7, symbols=3),
+    "sysid": tasks.SystemIdentification(length=12),
 }
 
 

@@ -22,7 +22,8 @@ CELL = ga.cells.Elman(input_size=1, hidden_size=3, output_size=1)
 KW = dict(key=jax.random.key(0), progress=False)
 
 #: Every registered online method, built from one dict of settings (each takes its own).
-ONLINE = {name: registry.make(name, block=4, leak=0.5) for name in registry.names(online=True)}
+ELMAN_ONLINE = registry.names(online=True, cell="elman")
+ONLINE = {name: registry.make(name, block=4, leak=0.5) for name in ELMAN_ONLINE}
 
 
 def _tree_allclose(a, b, **kw):

@@ -5,6 +5,7 @@ from gradalgos.algorithms import registry
 from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.bptt import BPTT
 from gradalgos.algorithms.checkpointed import CheckpointedBPTT
+from gradalgos.algorithms.crbp import CRBP, CRBPState
 from gradalgos.algorithms.eprop import EProp
 from gradalgos.algorithms.hybrid import Hybrid
 from gradalgos.algorithms.immediate import Immediate, ImmediateState
@@ -21,6 +22,7 @@ from gradalgos.algorithms.uoro import UORO, UOROState
 
 __all__ = [
     "BPTT",
+    "CRBP",
     "KFRTRL",
     "RFLO",
     "RTRL",
@@ -29,6 +31,7 @@ __all__ = [
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
     "AlgorithmInfo",
+    "CRBPState",
     "CheckpointedBPTT",
     "EProp",
     "Hybrid",

@@ -24,6 +24,7 @@ class AlgorithmInfo:
             single exponent holds, e.g. BPTT's T·n states plus an n² gradient).
         memory_vs_T: theory: memory ∝ T^k at fixed n.
         reference: where the method comes from.
+        cells: the registered names of the only cells it applies to (``()``: any cell).
     """
 
     name: str
@@ -35,3 +36,4 @@ class AlgorithmInfo:
     memory_exponent: float | None
     memory_vs_T: float
     reference: str
+    cells: tuple[str, ...] = ()

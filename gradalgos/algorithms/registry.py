@@ -12,6 +12,7 @@ from typing import Any
 from gradalgos.algorithms.base import AbstractAlgorithm
 from gradalgos.algorithms.bptt import BPTT
 from gradalgos.algorithms.checkpointed import CheckpointedBPTT
+from gradalgos.algorithms.crbp import CRBP
 from gradalgos.algorithms.eprop import EProp
 from gradalgos.algorithms.hybrid import Hybrid
 from gradalgos.algorithms.immediate import Immediate
@@ -38,16 +39,21 @@ ALGORITHMS: tuple[type[AbstractAlgorithm], ...] = (
     RFLO,
     EProp,
     Immediate,
+    CRBP,
 )
 
 
-def names(*, online: bool | None = None, exact: bool | None = None) -> tuple[str, ...]:
-    """The registered names, optionally only the online (or offline), exact (or not) ones."""
+def names(
+    *, online: bool | None = None, exact: bool | None = None, cell: str | None = None
+) -> tuple[str, ...]:
+    """The registered names, optionally only the online (or offline), exact (or not) ones, or
+    those that apply to the registered cell ``cell`` (``info.cells`` empty or naming it)."""
     return tuple(
         cls.info.name
         for cls in ALGORITHMS
         if (online is None or cls.info.online == online)
         and (exact is None or cls.info.exact == exact)
+        and (cell is None or not cls.info.cells or cell in cls.info.cells)
     )
 
 

@@ -247,10 +247,9 @@ def _online_step(z: Sizes, cells: Sequence[str], add: Any) -> None:
     """The online-step sweep's configs, one (cell, n) point after another (the worker measures
     BPTT's step once per point): every online method of the registry on ``cells``, then RTRL on
     :data:`ELEMENTWISE_CELLS`."""
-    online = registry.names(online=True)
     for cell in cells:
         for n in z.n_online:
-            for alg in online:
+            for alg in registry.names(online=True, cell=cell):
                 cubic = (registry.info(alg).memory_exponent or 0) >= 3
                 if not cubic or n <= z.online_n_max_cubic:
                     settings = ONLINE_SETTINGS.get(alg, {})

@@ -7,6 +7,7 @@ from gradalgos.cells.elementwise_lstm import ElementwiseLSTM
 from gradalgos.cells.elman import Elman
 from gradalgos.cells.function import FunctionCell
 from gradalgos.cells.gru import GRU
+from gradalgos.cells.iir_mlp import IIRMLP
 from gradalgos.cells.indrnn import IndRNN
 from gradalgos.cells.irnn import IRNN
 from gradalgos.cells.jordan import Jordan
@@ -20,6 +21,7 @@ __all__ = [
     "CELLS",
     "CTRNN",
     "GRU",
+    "IIRMLP",
     "IRNN",
     "LRU",
     "LSTM",

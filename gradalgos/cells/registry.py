@@ -9,6 +9,7 @@ from gradalgos.cells.elementwise_lstm import ElementwiseLSTM
 from gradalgos.cells.elman import Elman
 from gradalgos.cells.function import FunctionCell
 from gradalgos.cells.gru import GRU
+from gradalgos.cells.iir_mlp import IIRMLP
 from gradalgos.cells.indrnn import IndRNN
 from gradalgos.cells.irnn import IRNN
 from gradalgos.cells.jordan import Jordan
@@ -26,6 +27,7 @@ CELLS: dict[str, type[AbstractCell]] = {
     "elman": Elman,
     "function": FunctionCell,
     "gru": GRU,
+    "iir_mlp": IIRMLP,
     "indrnn": IndRNN,
     "irnn": IRNN,
     "jordan": Jordan,

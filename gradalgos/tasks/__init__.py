@@ -19,6 +19,7 @@ from gradalgos.tasks.middle_label import MiddleLabel
 from gradalgos.tasks.parity import DelayedParity
 from gradalgos.tasks.registry import TASKS, make_task
 from gradalgos.tasks.sine import Sine
+from gradalgos.tasks.sysid import SystemIdentification
 from gradalgos.tasks.w1000 import W1000
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "MiddleLabel",
     "RegressionTask",
     "Sine",
+    "SystemIdentification",
     "mackey_glass",
     "make_task",
     "masked_mean",

@@ -12,6 +12,7 @@ from gradalgos.tasks.mackey_glass import MackeyGlass
 from gradalgos.tasks.middle_label import MiddleLabel
 from gradalgos.tasks.parity import DelayedParity
 from gradalgos.tasks.sine import Sine
+from gradalgos.tasks.sysid import SystemIdentification
 from gradalgos.tasks.w1000 import W1000
 
 __all__ = ["TASKS", "make_task"]
@@ -25,6 +26,7 @@ TASKS: dict[str, type[AbstractTask]] = {
     "anbn": AnBn,
     "w1000": W1000,
     "middle": MiddleLabel,
+    "sysid": SystemIdentification,
 }
 
 

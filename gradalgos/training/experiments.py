@@ -31,6 +31,7 @@ from gradalgos.training.evaluate import evaluate, predict
 from gradalgos.training.figures import DEFAULT, write_report
 from gradalgos.training.offline import train
 from gradalgos.training.online import train_online
+from gradalgos.training.sysid import exp_sysid
 
 __all__ = ["EXPERIMENTS", "add_compare_arguments", "run_compare"]
 
@@ -220,6 +221,7 @@ EXPERIMENTS: dict[str, Callable[[float, jax.Array], dict]] = {
     "anbn": exp_anbn,
     "acceptance": exp_acceptance,
     "bidirectional": exp_bidirectional,
+    "sysid": exp_sysid,
 }
 
 

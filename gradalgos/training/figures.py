@@ -14,10 +14,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gradalgos.training.sysid_report import figure_sysid, section_sysid
+
 __all__ = ["write_report"]
 
 # The experiments of the default comparison run (keys of the results file).
-DEFAULT = ("sine", "parity", "w1000", "clipping", "irnn", "anbn", "bidirectional")
+DEFAULT = ("sine", "parity", "w1000", "clipping", "irnn", "anbn", "bidirectional", "sysid")
 
 _UNIT = {"offline": "updates", "online": "time steps", "evolve": "generations", "esn": "fit"}
 
@@ -326,5 +328,8 @@ def write_report(results: dict, out_dir: pathlib.Path) -> list[pathlib.Path]:
         md += section(res, fig)
     if "acceptance" in results:
         md += _section_acceptance(results["acceptance"])
+    if "sysid" in results:
+        written.append(figure_sysid(results["sysid"], out_dir / "train_sysid.png"))
+        md += section_sysid(results["sysid"], "train_sysid.png")
     (out_dir / "TRAINING.md").write_text("\n".join(md))
     return [*written, out_dir / "TRAINING.md"]

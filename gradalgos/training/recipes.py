@@ -1,6 +1,6 @@
 """Every built-in cell from one size ``n``: the registered constructor where it takes
 ``hidden_size``, a fixed recipe for those that do not (``ctrnn``, ``stack``, ``function``,
-``bidirectional``).
+``bidirectional``, ``iir_mlp``).
 
 The recipes are those of the benchmark (:func:`gradalgos.bench.case.make_cell`, which fixes
 m = o = 8), for any input and output size.
@@ -25,6 +25,7 @@ RECIPES = {
     "stack": "a GRU layer of n units feeding an Elman layer of n units (S = 2n)",
     "function": "a tanh RNN h' = tanh(A h + B x), y = C h as plain JAX functions",
     "bidirectional": "Elman layers of n units forward and backward in time, outputs summed",
+    "iir_mlp": "an IIR-MLP (m, n, o) whose synapses have 2 zeros and 2 poles (Back & Tsoi)",
 }
 
 
@@ -56,7 +57,8 @@ def make_cell(name: str, input_size: int, hidden_size: int, output_size: int) ->
     (:data:`RECIPES`): ``ctrnn`` an MTRNN with n − n//4 fast units (τ = 2) and n//4 slow ones
     (τ = 8; one group of n fast units if n < 4); ``stack`` a GRU layer of n units feeding an
     Elman layer of n units (S = 2n); ``function`` a tanh RNN written as plain JAX functions in
-    a :class:`~gradalgos.cells.FunctionCell` (A ~ N(0, 0.81/n), B ~ N(0, 1/m), C ~ N(0, 1/n)).
+    a :class:`~gradalgos.cells.FunctionCell` (A ~ N(0, 0.81/n), B ~ N(0, 1/m), C ~ N(0, 1/n));
+    ``iir_mlp`` an :class:`~gradalgos.cells.IIRMLP` (m, n, o) with L = I = 2.
 
     Raises:
         ValueError: unknown name (listing the built-in cells), or sizes the cell rejects.
@@ -79,6 +81,8 @@ def make_cell(name: str, input_size: int, hidden_size: int, output_size: int) ->
         )
     if key == "bidirectional":
         return cells.Bidirectional(cells.Elman(m, n, o), cells.Elman(m, n, o))
+    if key == "iir_mlp":
+        return cells.IIRMLP((m, n, o), ff_order=2, fb_order=2)
     if key == "function":
         return cells.FunctionCell(
             _tanh_rnn_step,
