@@ -7,6 +7,7 @@ from typing import Any
 from gradalgos.tasks.adding import Adding
 from gradalgos.tasks.anbn import AnBn
 from gradalgos.tasks.base import AbstractTask
+from gradalgos.tasks.char_lm import CharLM
 from gradalgos.tasks.copy_memory import Copy
 from gradalgos.tasks.mackey_glass import MackeyGlass
 from gradalgos.tasks.parity import DelayedParity
@@ -23,6 +24,7 @@ TASKS: dict[str, type[AbstractTask]] = {
     "mackey-glass": MackeyGlass,
     "anbn": AnBn,
     "w1000": W1000,
+    "char-lm": CharLM,
 }
 
 
