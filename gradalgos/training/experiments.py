@@ -30,6 +30,7 @@ from gradalgos.training.evaluate import evaluate, predict
 from gradalgos.training.figures import DEFAULT, write_report
 from gradalgos.training.offline import train
 from gradalgos.training.online import train_online
+from gradalgos.training.online_study import exp_online_study
 
 __all__ = ["EXPERIMENTS", "add_compare_arguments", "run_compare"]
 
@@ -218,6 +219,7 @@ EXPERIMENTS: dict[str, Callable[[float, jax.Array], dict]] = {
     "irnn": exp_irnn,
     "anbn": exp_anbn,
     "acceptance": exp_acceptance,
+    "online_study": exp_online_study,
 }
 
 
