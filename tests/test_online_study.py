@@ -47,3 +47,18 @@ def test_report_from_a_small_result(tmp_path):
     paths, md = online_study_report(res, tmp_path)
     assert [p.name for p in paths] == ["train_online_copy.png"] and paths[0].stat().st_size > 0
     assert any(line.startswith("| immediate |") for line in md)
+
+
+def test_equal_time_metric_is_each_runs_last_evaluation_within_the_shortest_run():
+    from gradalgos.training.online_study import _at_equal_time
+
+    runs = {
+        "fast": {"wall_time": [0, 1, 2], "step": [0, 10, 20], "metric": [[5, 4, 3], [6, 5, 4]],
+                 "final_metric": [3, 4]},
+        "slow": {"wall_time": [0, 1.5, 3], "step": [0, 5, 10], "metric": [[5, 4.5, 4]],
+                 "final_metric": [4]},
+    }  # fmt: skip
+    assert _at_equal_time(runs) == 2
+    assert runs["fast"]["final_metric"] == [3, 4] and runs["fast"]["final_step"] == 20
+    assert runs["slow"]["final_metric"] == [4.5] and runs["slow"]["final_step"] == 5
+    assert runs["slow"]["last_metric"] == [4]

@@ -193,13 +193,9 @@ def exp_online_study(budget: float, key: jax.Array) -> dict:
     del budget
     s = SETTINGS
     tasks = {name: _task_runs(task, jax.random.fold_in(key, i), shadow=True,
-                              steps=s["steps"], max_time=None)
+                              steps=s["steps"], max_time=None, records=s["records"])
              for i, (name, task) in enumerate(TASKS.items())}  # fmt: skip
-    tasks["char-lm"] = _task_runs(
-        CharLM(),
-        jax.random.fold_in(key, len(TASKS)),
-        shadow=False,
-        steps=s["char_lm_max_steps"],
-        max_time=s["char_lm_seconds"],
-    )
+    tasks["char-lm"] = _task_runs(CharLM(), jax.random.fold_in(key, len(TASKS)), shadow=False,
+                                  steps=s["char_lm_max_steps"], max_time=s["char_lm_seconds"],
+                                  records=s["char_lm_records"])  # fmt: skip
     return {"settings": dict(s), "tasks": tasks}
