@@ -18,6 +18,7 @@ TASK_CASES = {
     "mackey-glass": tasks.MackeyGlass(length=9, warmup=20),
     "anbn": tasks.AnBn(max_n=3, test_max_n=5),
     "w1000": tasks.W1000(length=12),
+    "char-lm": tasks.CharLM(length=6),
 }
 
 
