@@ -3,7 +3,8 @@ and four paper reproductions. Results go to ``reports/train_results.json``; figu
 ``reports/TRAINING.md`` are then drawn from that file alone (:mod:`gradalgos.training.figures`).
 
 Every training run gets the same budget of training seconds (``--budget``, compilation and
-evaluation excluded); the defaults take about 8 minutes on 2 CPU cores.
+evaluation excluded); the defaults take about 8 minutes on 2 CPU cores, plus the online
+study (:mod:`gradalgos.training.online_study`, its own protocol: 263 s of CPU time measured).
 """
 
 from __future__ import annotations
