@@ -20,6 +20,7 @@ TASK_CASES = {
     "w1000": tasks.W1000(length=12),
     "middle": tasks.MiddleLabel(length=7, symbols=3),
     "sysid": tasks.SystemIdentification(length=12),
+    "char-lm": tasks.CharLM(length=6),
 }
 
 

@@ -12,6 +12,7 @@ from gradalgos.algorithms.immediate import Immediate, ImmediateState
 from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.kfrtrl import KFRTRL, KFRTRLState
 from gradalgos.algorithms.online import AbstractOnlineAlgorithm
+from gradalgos.algorithms.replay import ReplayState, ReplayTBPTT
 from gradalgos.algorithms.rflo import RFLO
 from gradalgos.algorithms.rtrl import RTRL
 from gradalgos.algorithms.sensitivity import SensitivityState
@@ -38,6 +39,8 @@ __all__ = [
     "Immediate",
     "ImmediateState",
     "KFRTRLState",
+    "ReplayState",
+    "ReplayTBPTT",
     "SensitivityState",
     "SnAp",
     "TraceState",

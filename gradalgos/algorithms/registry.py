@@ -18,6 +18,7 @@ from gradalgos.algorithms.hybrid import Hybrid
 from gradalgos.algorithms.immediate import Immediate
 from gradalgos.algorithms.info import AlgorithmInfo
 from gradalgos.algorithms.kfrtrl import KFRTRL
+from gradalgos.algorithms.replay import ReplayTBPTT
 from gradalgos.algorithms.rflo import RFLO
 from gradalgos.algorithms.rtrl import RTRL
 from gradalgos.algorithms.snap import SnAp
@@ -40,6 +41,7 @@ ALGORITHMS: tuple[type[AbstractAlgorithm], ...] = (
     EProp,
     Immediate,
     CRBP,
+    ReplayTBPTT,
 )
 
 

@@ -120,7 +120,8 @@ def candidates(problem: Problem, *, online: bool, exact: bool) -> list[AbstractA
     M: it is BPTT, and not online), and ``RTRL()``; with ``online`` only the hybrid and RTRL.
     With ``exact=False`` also the approximate online methods of the registry with their
     default settings (tried only when no exact one fits).
-    Truncated BPTT is never a candidate: its truncation is a modelling choice, not a memory one.
+    Truncated BPTT (also its online replay, ``tbptt-replay``) is never a candidate: its
+    truncation is a modelling choice, not a memory one.
     """
     T, S = problem.T, problem.S
     out: list[AbstractAlgorithm] = []
@@ -132,7 +133,8 @@ def candidates(problem: Problem, *, online: bool, exact: bool) -> list[AbstractA
     out += [Hybrid(block=h) for h in sorted(blocks, reverse=True) if 2 <= h < T]
     out.append(RTRL())
     if not exact:
-        out += [registry.make(name) for name in registry.names(online=True, exact=False)]
+        names = registry.names(online=True, exact=False)
+        out += [registry.make(name) for name in names if name != "tbptt-replay"]
     return out
 
 

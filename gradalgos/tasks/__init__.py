@@ -13,6 +13,7 @@ from gradalgos.tasks.base import (
     RegressionTask,
     masked_mean,
 )
+from gradalgos.tasks.char_lm import CharLM
 from gradalgos.tasks.copy_memory import Copy
 from gradalgos.tasks.mackey_glass import MackeyGlass, mackey_glass
 from gradalgos.tasks.middle_label import MiddleLabel
@@ -29,6 +30,7 @@ __all__ = [
     "Adding",
     "AnBn",
     "Batch",
+    "CharLM",
     "ClassificationTask",
     "Copy",
     "DelayedParity",

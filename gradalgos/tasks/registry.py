@@ -7,6 +7,7 @@ from typing import Any
 from gradalgos.tasks.adding import Adding
 from gradalgos.tasks.anbn import AnBn
 from gradalgos.tasks.base import AbstractTask
+from gradalgos.tasks.char_lm import CharLM
 from gradalgos.tasks.copy_memory import Copy
 from gradalgos.tasks.mackey_glass import MackeyGlass
 from gradalgos.tasks.middle_label import MiddleLabel
@@ -27,6 +28,7 @@ TASKS: dict[str, type[AbstractTask]] = {
     "w1000": W1000,
     "middle": MiddleLabel,
     "sysid": SystemIdentification,
+    "char-lm": CharLM,
 }
 
 

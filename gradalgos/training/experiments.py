@@ -3,7 +3,8 @@ and four paper reproductions. Results go to ``reports/train_results.json``; figu
 ``reports/TRAINING.md`` are then drawn from that file alone (:mod:`gradalgos.training.figures`).
 
 Every training run gets the same budget of training seconds (``--budget``, compilation and
-evaluation excluded); the defaults take about 8 minutes on 2 CPU cores.
+evaluation excluded); the defaults take about 8 minutes on 2 CPU cores, plus the online
+study (:mod:`gradalgos.training.online_study`, its own protocol: 263 s of CPU time measured).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gradalgos.training.evaluate import evaluate, predict
 from gradalgos.training.figures import DEFAULT, write_report
 from gradalgos.training.offline import train
 from gradalgos.training.online import train_online
+from gradalgos.training.online_study import exp_online_study
 from gradalgos.training.sysid import exp_sysid
 
 __all__ = ["EXPERIMENTS", "add_compare_arguments", "run_compare"]
@@ -222,6 +224,7 @@ EXPERIMENTS: dict[str, Callable[[float, jax.Array], dict]] = {
     "acceptance": exp_acceptance,
     "bidirectional": exp_bidirectional,
     "sysid": exp_sysid,
+    "online_study": exp_online_study,
 }
 
 

@@ -14,12 +14,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gradalgos.training.online_study_figures import online_study_report
 from gradalgos.training.sysid_report import figure_sysid, section_sysid
 
 __all__ = ["write_report"]
 
 # The experiments of the default comparison run (keys of the results file).
-DEFAULT = ("sine", "parity", "w1000", "clipping", "irnn", "anbn", "bidirectional", "sysid")
+DEFAULT = (
+    "sine",
+    "parity",
+    "w1000",
+    "clipping",
+    "irnn",
+    "anbn",
+    "bidirectional",
+    "sysid",
+    "online_study",
+)
 
 _UNIT = {"offline": "updates", "online": "time steps", "evolve": "generations", "esn": "fit"}
 
@@ -326,6 +337,9 @@ def write_report(results: dict, out_dir: pathlib.Path) -> list[pathlib.Path]:
         else:
             written.append(_fig_curves(res, res["task"], out_dir / fig))
         md += section(res, fig)
+    if "online_study" in results:
+        paths, lines = online_study_report(results["online_study"], out_dir)
+        written, md = [*written, *paths], [*md, *lines]
     if "acceptance" in results:
         md += _section_acceptance(results["acceptance"])
     if "sysid" in results:

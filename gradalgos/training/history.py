@@ -22,6 +22,9 @@ class History:
         wall_time: seconds of training so far (compilation and evaluation excluded).
         grad_norm: global norm of the gradient before clipping.
         eval_step, eval_wall_time, eval_loss, eval_metric: evaluation on a fixed test batch.
+        shadow_cosine: online runs with ``shadow=True``: per training record, the mean cosine
+            of the learner's gradient against exact RTRL's on the same weights ``(K,)``; else
+            empty.
     """
 
     step: np.ndarray
@@ -32,6 +35,7 @@ class History:
     eval_wall_time: np.ndarray
     eval_loss: np.ndarray
     eval_metric: np.ndarray
+    shadow_cosine: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
 
     def to_dict(self) -> dict[str, list[float]]:
         """Plain lists (NaN/inf become None) for JSON."""
@@ -42,9 +46,9 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> History:
-        """Inverse of :meth:`to_dict` (None → NaN)."""
+        """Inverse of :meth:`to_dict` (None → NaN; a missing ``shadow_cosine`` → empty)."""
         return cls(**{
-            f.name: np.array([np.nan if v is None else v for v in d[f.name]], float)
+            f.name: np.array([np.nan if v is None else v for v in d.get(f.name, [])], float)
             for f in dataclasses.fields(cls)
         })  # fmt: skip
 
@@ -60,10 +64,15 @@ class Recorder:
     def __init__(self) -> None:
         self._rows: dict[str, list[float]] = {f.name: [] for f in dataclasses.fields(History)}
 
-    def train(self, step: int, loss: float, wall_time: float, grad_norm: float) -> None:
+    def train(
+        self, step: int, loss: float, wall_time: float, grad_norm: float,
+        shadow_cosine: float | None = None,
+    ) -> None:  # fmt: skip
         for name, v in (("step", step), ("loss", loss), ("wall_time", wall_time),
                         ("grad_norm", grad_norm)):  # fmt: skip
             self._rows[name].append(float(v))
+        if shadow_cosine is not None:
+            self._rows["shadow_cosine"].append(float(shadow_cosine))
 
     def eval(self, step: int, wall_time: float, loss: float, metric: float) -> None:
         for name, v in (("eval_step", step), ("eval_wall_time", wall_time),

@@ -35,6 +35,14 @@ from gradalgos.tasks.base import AbstractTask, Batch
 from gradalgos.training.common import TrainResult, check_batch, check_setup, default_every
 from gradalgos.training.evaluate import evaluate
 from gradalgos.training.progress import Loop
+from gradalgos.training.shadow import (
+    MAX_SHADOW_UNITS,
+    cosine,
+    mean_cosine,
+    shadow_block,
+    shadow_init,
+    state_leaves,
+)
 
 __all__ = ["block_length", "online_names", "train_online"]
 
@@ -115,23 +123,31 @@ def make_run(
     cell: AbstractCell,
     algorithm: AbstractAlgorithm,
     tx: optax.GradientTransformation,
+    keep: tuple[bool, ...] | None = None,
 ):
-    """``run(params, opt_state, carry, blocks) -> (params, opt_state, carry, losses, norms)``:
-    ``lax.scan`` over U blocks (leaves ``(U, h, ·)``, a float mask), one optimiser step after
-    each."""
+    """``run(params, opt_state, (carry, shadow), blocks) -> (params, opt_state, (carry,
+    shadow), losses, norms, cosines)``: ``lax.scan`` over U blocks (leaves ``(U, h, ·)``, a
+    float mask), one optimiser step after each. With ``keep`` (the leaves compared, see
+    :func:`gradalgos.training.shadow.state_leaves`) ``shadow`` is an exact-RTRL carry advanced
+    on the same weights and inputs and ``cosines (U,)`` the cosine of each block's gradient
+    against its own; without, ``shadow`` is None and the cosines NaN."""
 
     def body(c, block):
-        params, opt_state, carry = c
+        params, opt_state, (carry, shadow) = c
         carry, value, grads = _block_grad(algorithm, cell, task.loss, params, carry, block)
+        cos = jnp.full((), jnp.nan, value.dtype)
+        if keep is not None:
+            shadow, exact = shadow_block(cell, task.loss, params, shadow, block)
+            cos = cosine(grads, exact, keep)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return (params, opt_state, carry), (value, optax.tree.norm(grads))
+        return (params, opt_state, (carry, shadow)), (value, optax.tree.norm(grads), cos)
 
-    def run(params, opt_state, carry, blocks):
-        (params, opt_state, carry), (values, norms) = jax.lax.scan(
-            body, (params, opt_state, carry), blocks
+    def run(params, opt_state, carries, blocks):
+        (params, opt_state, carries), (values, norms, cosines) = jax.lax.scan(
+            body, (params, opt_state, carries), blocks
         )
-        return params, opt_state, carry, values, norms
+        return params, opt_state, carries, values, norms, cosines
 
     return run
 
@@ -171,6 +187,7 @@ def train_online(
     stop_at: float | None = None,
     progress: bool = True,
     dtype: Any = None,
+    shadow: bool = False,
 ) -> TrainResult:
     """Train ``cell`` online on one stream of ``steps`` time steps (``task.stream``).
 
@@ -190,6 +207,11 @@ def train_online(
             ``steps / 20``; the last, shorter block gets a record of its own); each record
             also evaluates on a fixed test batch of fresh episodes (``task.test_sample``,
             from the initial state).
+        shadow: also run exact RTRL beside the learner on its changing weights and inputs
+            (:mod:`gradalgos.training.shadow`; hidden size ≤ 256) and log, per record, the
+            mean over updates of the cosine of the learner's gradient against the shadow's
+            (``history.shadow_cosine``; updates with a zero gradient, e.g. unscored steps, are
+            left out). Costs one RTRL step per time step.
         Other arguments as in :func:`gradalgos.training.train`.
 
     Returns:
@@ -202,6 +224,14 @@ def train_online(
         clip=clip, params=params, dtype=dtype,
     )  # fmt: skip
     h = block_length(algorithm, cell)
+    if not isinstance(shadow, bool):
+        raise TypeError(f"shadow must be a bool, got {shadow!r}")
+    n = getattr(cell, "hidden_size", cell.state_size)
+    if shadow and n > MAX_SHADOW_UNITS:
+        raise ValueError(
+            f"shadow=True runs exact RTRL (O(n³) memory): the cell's hidden size must be <= "
+            f"{MAX_SHADOW_UNITS}, got {n}"
+        )
     if steps < h:
         raise ValueError(f"steps={steps} is shorter than one block of h={h} steps")
     log_every = default_every(steps) if log_every is None else log_every
@@ -215,8 +245,11 @@ def train_online(
     test = task.test_sample(jax.random.fold_in(key, 2), eval_batch_size, dtype)
 
     opt_state = tx.init(params)
-    carry = _init_carry(algorithm, cell, params, key)
-    run = jax.jit(make_run(task, cell, algorithm, tx))
+    state0 = cell.initial_state(dtype)
+    keep = state_leaves(cell, params, state0) if shadow else None
+    carry = (_init_carry(algorithm, cell, params, key),
+             shadow_init(cell, params, state0) if shadow else None)  # fmt: skip
+    run = jax.jit(make_run(task, cell, algorithm, tx, keep))
     compiled: dict[tuple[int, int], Any] = {}
 
     def run_eval() -> tuple[float, float]:
@@ -232,13 +265,14 @@ def train_online(
         shape = chunk.xs.shape[:2]  # (blocks U, block length)
         if shape not in compiled:  # compile outside the clock (at most three shapes)
             compiled[shape] = run.lower(params, opt_state, carry, chunk).compile()
-        params, opt_state, carry, values, norms = loop.timed(
+        params, opt_state, carry, values, norms, cosines = loop.timed(
             compiled[shape], params, opt_state, carry, chunk
         )
         t += shape[0] * shape[1]
         scored = float(np.sum(chunk.mask))
         loss = float(jnp.sum(values)) / scored if scored > 0 else float("nan")
-        loop.record(t, loss, float(jnp.max(norms)), shape[0] * shape[1])
+        cos = mean_cosine(cosines) if shadow else None
+        loop.record(t, loss, float(jnp.max(norms)), shape[0] * shape[1], shadow_cosine=cos)
         loop.evaluate(t)
         if loop.done():
             break

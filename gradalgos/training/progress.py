@@ -49,8 +49,11 @@ class Loop:
         self.elapsed += time.perf_counter() - t0
         return out
 
-    def record(self, step: int, loss: float, grad_norm: float, advance: int) -> None:
-        self.recorder.train(step, loss, self.elapsed, grad_norm)
+    def record(
+        self, step: int, loss: float, grad_norm: float, advance: int,
+        shadow_cosine: float | None = None,
+    ) -> None:  # fmt: skip
+        self.recorder.train(step, loss, self.elapsed, grad_norm, shadow_cosine)
         self._bar.update(advance)
 
     def evaluate(self, step: int) -> None:
