@@ -24,6 +24,7 @@ from gradalgos.algorithms import (
     SnAp,
     TraceState,
 )
+from gradalgos.alignment import Alignment, alignment
 from gradalgos.planner import Auto, Plan, plan
 from gradalgos.value_and_grad import value_and_grad
 
@@ -38,6 +39,7 @@ __all__ = [
     "UORO",
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
+    "Alignment",
     "Auto",
     "CheckpointedBPTT",
     "EProp",
@@ -48,6 +50,7 @@ __all__ = [
     "SnAp",
     "TraceState",
     "algorithms",
+    "alignment",
     "cells",
     "gradient_free",
     "losses",
