@@ -30,7 +30,7 @@ from gradalgos.cells.dependence import state_parameter_mask
 from gradalgos.losses import mse
 from gradalgos.value_and_grad import value_and_grad
 
-__all__ = ["Alignment", "alignment", "exact_step_gradients"]
+__all__ = ["Alignment", "alignment"]
 
 #: The ways :func:`alignment` computes the exact per-step gradients g*_t.
 REFERENCES = ("rtrl", "bptt")
@@ -183,32 +183,13 @@ def _check_samples(samples: Any) -> int:
     return samples
 
 
-def exact_step_gradients(
-    cell: AbstractCell,
-    params: Params,
-    state0: State,
-    xs: jax.Array,
-    targets: jax.Array,
-    *,
-    loss: Loss = mse,
-    mask: jax.Array | None = None,
-    reference: str = "rtrl",
-    keep: tuple[bool, ...] | None = None,
-) -> jax.Array:
-    """``(T, P_sel)``: the exact per-step gradients g*_t = dℓ_t/dθ, flattened over the leaves
-    marked in ``keep`` (default: every leaf), from validated unbatched inputs.
-
-    ``reference="rtrl"`` runs :class:`RTRL` (O(n⁴) per step dense, O(P) element-wise);
-    ``"bptt"`` takes T reverse passes of one unrolled forward pass (``jax.jacrev``,
-    O(T²·cost(step)) in all): the same numbers, cheaper for large dense cells at moderate T.
-    """
-    if reference not in REFERENCES:
-        raise ValueError(f"reference must be one of {REFERENCES}, got {reference!r}")
-    keep = keep or tuple(True for _ in jax.tree_util.tree_leaves(params))
-    mask = jnp.ones(xs.shape[:1], xs.dtype) if mask is None else jnp.asarray(mask, xs.dtype)
-    if reference == "bptt":
-        return _bptt_steps(cell, loss, keep, params, state0, xs, targets, mask)
-    return _rtrl_steps(cell, loss, keep, params, state0, xs, targets, mask)
+def _exact_steps(cell, loss, keep, reference, params, state0, xs, targets, mask) -> jax.Array:
+    """``(T, P_sel)``: the exact per-step gradients g*_t = dℓ_t/dθ over the leaves marked in
+    ``keep``. ``"rtrl"`` runs :class:`RTRL` (O(n⁴) per step dense, O(P) element-wise);
+    ``"bptt"`` takes T reverse passes of one forward pass (``jax.jacrev``, O(T²·cost(step)) in
+    all): the same numbers, cheaper for large dense cells at moderate T."""
+    steps = _bptt_steps if reference == "bptt" else _rtrl_steps
+    return steps(cell, loss, keep, params, state0, xs, targets, mask)
 
 
 def alignment(
@@ -239,7 +220,7 @@ def alignment(
             samples)``.
         samples: K, the keys per method that takes one (≥ 2 for the variance).
         reference: how the exact g*_t are computed: ``"rtrl"`` (exact RTRL, default) or
-            ``"bptt"`` (T reverse passes; same values, see :func:`exact_step_gradients`).
+            ``"bptt"`` (T reverse passes; same values, see :func:`_exact_steps`).
         parameters: ``"state"`` (default) compares the gradients of the parameters the state
             depends on (the readout's gradient is exact for every method and would inflate
             the cosine); ``"all"`` compares every parameter.
@@ -282,9 +263,7 @@ def alignment(
     else:
         keep = tuple(jax.tree_util.tree_leaves(state_parameter_mask(cell, params, state0)))
 
-    ref = exact_step_gradients(
-        cell, params, state0, xs, targets, loss=loss, mask=mask, reference=reference, keep=keep
-    )
+    ref = _exact_steps(cell, loss, keep, reference, params, state0, xs, targets, mask)
     bptt = _selected(
         value_and_grad(BPTT(), cell, params, state0, xs, targets, loss=loss, mask=mask)[1], keep
     )
