@@ -10,9 +10,9 @@ import numpy as np
 from gradalgos.plots.style import MARKERS, PALETTE, no_data, plt, save
 from gradalgos.study.configs import METHODS
 
-__all__ = ["FIGURES", "draw_all", "rows_of", "seed_stats"]
+__all__ = ["FIGURES", "ORDER", "draw_all", "rows_of", "seed_stats"]
 
-_ORDER = [m.label for m in METHODS]
+ORDER = [m.label for m in METHODS]
 #: File name → what the figure shows (the page's captions).
 FIGURES = {
     "cosine_vs_n.png": "median per-step cosine with exact RTRL vs n, per cell (bars: seed range)",
@@ -23,7 +23,7 @@ FIGURES = {
 
 
 def _style(label: str) -> dict[str, Any]:
-    i = _ORDER.index(label) if label in _ORDER else len(_ORDER)
+    i = ORDER.index(label) if label in ORDER else len(ORDER)
     return {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)]}
 
 
@@ -44,28 +44,30 @@ def _by_method(rows: list[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for r in sorted(rows, key=lambda r: r["n"]):
         out.setdefault(r["method"], []).append(r)
-    return dict(sorted(out.items(), key=lambda kv: _ORDER.index(kv[0])))
+    return dict(sorted(out.items(), key=lambda kv: ORDER.index(kv[0])))
 
 
 def cosine_vs_n(result: dict, path: Path) -> Path:
     cells = list(result["meta"]["sizes"])
-    cols = 3
-    fig, axes = plt.subplots(
-        -(-len(cells) // cols), cols, figsize=(13, 3.3 * -(-len(cells) // cols)), squeeze=False
-    )
+    cols = 3 if len(cells) > 2 else len(cells) + 1
+    rows = -(-(len(cells) + 1) // cols)  # one more panel: the legend
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.3 * rows), squeeze=False)
+    handles: dict[str, Any] = {}
     for ax, cell in zip(axes.ravel(), cells, strict=False):
         for label, rs in _by_method(rows_of(result, cell=cell)).items():
             stats = np.array([seed_stats(r["cosine"]) for r in rs])
             ns = [r["n"] for r in rs]
             err = [stats[:, 0] - stats[:, 1], stats[:, 2] - stats[:, 0]]
-            ax.errorbar(ns, stats[:, 0], yerr=err, label=label, capsize=2, ms=4, **_style(label))
-        ax.set(title=cell, xscale="log", ylim=(-0.05, 1.05), xlabel="n", ylabel="cosine")
+            handles[label] = ax.errorbar(
+                ns, stats[:, 0], yerr=err, label=label, capsize=2, ms=4, **_style(label)
+            )
+        ax.set(title=cell, ylim=(-0.05, 1.05), xlabel="n", ylabel="median cosine")
         ax.set_xscale("log", base=2)
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(cells) :]:
         ax.axis("off")
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower right", fontsize=8)
+    order = sorted(handles, key=ORDER.index)
+    axes.ravel()[len(cells)].legend([handles[k] for k in order], order, loc="center")
     return save(fig, path)
 
 
@@ -125,7 +127,8 @@ def alignment_matrix(result: dict, path: Path) -> Path:
     ax.set_yticks(range(len(labels)), labels)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7)
+            shade = "white" if abs(m[i, j]) > 0.6 else "black"
+            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7, color=shade)
     ax.set_title(f"mean per-step cosine, {pw['cell']} n={pw['n']} T={pw['T']}")
     fig.colorbar(im, ax=ax, shrink=0.8)
     return save(fig, path)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from gradalgos.plots.fit import fit_loglog
-from gradalgos.study.figures import FIGURES, rows_of, seed_stats
+from gradalgos.study.figures import FIGURES, ORDER, rows_of, seed_stats
 
 __all__ = ["findings", "headline", "render"]
 
@@ -113,6 +113,7 @@ def headline(result: dict, train: dict | None = None) -> str:
     )
     if tasks:
         caption += " Training columns: median final metric over seeds [range] (online study)."
+    caption += " Small n is overhead-bound on a CPU, so fitted time exponents sit below theory."
     return caption + "\n\n" + "\n".join(lines) + "\n"
 
 
@@ -216,6 +217,35 @@ def findings(result: dict) -> list[str]:
     return out
 
 
+def _busy(meta: dict) -> bool:
+    return (meta.get("load_average") or 0) > 2.5
+
+
+def by_cell(result: dict) -> str:
+    """Median cosine per method (rows) and cell (columns) at one n: "×" where the method
+    refuses the cell, blank where it was not run at that n (a cap)."""
+    rows = rows_of(result)
+    cells = list(result["meta"]["sizes"])
+    n = _headline_n(rows_of(result, cell=HEADLINE_CELL)) if rows else 0
+    refused = {(s["method"], s["cell"]) for s in result["skipped"]}
+    methods = sorted({r["method"] for r in rows}, key=lambda m: ORDER.index(m))
+    at = {(r["method"], r["cell"]): r for r in rows if r["n"] == n}
+    lines = ["| method | " + " | ".join(cells) + " |", "|" + "---|" * (len(cells) + 1)]
+    for m in methods:
+        vals = []
+        for c in cells:
+            r = at.get((m, c))
+            vals.append("×" if (m, c) in refused else _num(r and seed_stats(r["cosine"])[0], ".2f"))
+        lines.append(f"| {m} | " + " | ".join(vals) + " |")
+    head = f"Median per-step cosine with exact RTRL by cell, n = {n} (× = refused by the method):"
+    return head + "\n\n" + "\n".join(lines) + "\n"
+
+
+def _cpu(meta: dict) -> str:
+    cpu = meta.get("cpu_seconds")
+    return "—" if cpu is None else f"{cpu / 60:.1f} min"
+
+
 def render(result: dict, train: dict | None = None) -> str:
     meta = result["meta"]
     parts = [
@@ -228,6 +258,7 @@ def render(result: dict, train: dict | None = None) -> str:
         "## Headline",
         "",
         headline(result, train),
+        by_cell(result),
         "## Figures",
         "",
     ]
@@ -249,7 +280,10 @@ def render(result: dict, train: dict | None = None) -> str:
         "- Time: median of the compiled online step after a warm-up call, compile apart; memory: "
         "the carry's bytes and XLA's `memory_analysis()` of the step "
         "(arguments + outputs + temp − aliased).",
-        f"- Sweep took {meta['seconds'] / 60:.1f} min on {meta['machine']} ({meta['backend']}).",
+        f"- Sweep took {meta['seconds'] / 60:.1f} min ({_cpu(meta)} of CPU) on {meta['machine']} "
+        f"({meta['backend']}, {meta.get('workers', 1)} worker(s)); load average at the end "
+        f"{_num(meta.get('load_average'), '.1f')}"
+        + (" (other jobs shared the CPUs: times are noisy)." if _busy(meta) else "."),
         "",
         "Skipped pairs (the error each method raises):",
         "",

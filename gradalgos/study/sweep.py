@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -95,6 +96,15 @@ def _single_threaded() -> None:
     os.environ["XLA_FLAGS"] = flags.strip()
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished workers."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run(plan: Plan, out: Path, *, workers: int = 1, progress: bool = True) -> dict[str, Any]:
     """Measure ``plan`` and write ``out/alignment.json``; returns its contents.
 
@@ -141,6 +151,8 @@ def run(plan: Plan, out: Path, *, workers: int = 1, progress: bool = True) -> di
             "backend": jax.default_backend(),
             "workers": workers,
             "seconds": time.perf_counter() - start,
+            "cpu_seconds": _cpu_seconds(),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         },
         "rows": rows,
         "skipped": [
