@@ -49,6 +49,7 @@ def _time_step(alg: Any, cell: Any, params: Any, state0: Any, repeats: int) -> d
     parts = [mem.get(f"mem_{k}_size_in_bytes") or 0 for k in ("argument", "output", "temp")]
     return {
         "time_per_step_s": timed["time_median_s"],
+        "time_per_step_min_s": timed["time_min_s"],
         "compile_s": timed["compile_s"],
         "xla_bytes": sum(parts) - (mem.get("mem_alias_size_in_bytes") or 0),
         "xla_temp_bytes": mem.get("mem_temp_size_in_bytes"),
