@@ -77,7 +77,7 @@ def frontier(result: dict, path: Path, cell: str = "Elman") -> Path:
     if not rows:
         no_data(ax, cell)
     for label, rs in _by_method(rows).items():
-        t = [r["time_per_step_s"] * 1e6 for r in rs]
+        t = [r.get("time_per_step_min_s", r["time_per_step_s"]) * 1e6 for r in rs]
         c = [seed_stats(r["cosine"])[0] for r in rs]
         ax.plot(t, c, "-", alpha=0.4, color=_style(label)["color"])
         ax.scatter(

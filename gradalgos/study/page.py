@@ -46,6 +46,11 @@ def _fit(rows: list[dict], field: str) -> float | None:
     return None if fit is None else fit.slope
 
 
+def _get(row: dict, field: str) -> float:
+    value = row.get(field)
+    return float("nan") if value is None else value
+
+
 def _headline_n(rows: list[dict]) -> int:
     """The largest n at which every method of the headline cell ran."""
     methods = {r["method"] for r in rows}
@@ -74,7 +79,7 @@ def headline(result: dict, train: dict | None = None) -> str:
     tasks, trained = _training(train)
     head = [
         "method",
-        "time/step [µs]",
+        "time/step [µs] median (min)",
         "carry [KiB]",
         "XLA memory [KiB]",
         "median cosine [seed range]",
@@ -91,7 +96,7 @@ def headline(result: dict, train: dict | None = None) -> str:
         th = theory.get(m, {})
         cols = [
             m,
-            _num(r["time_per_step_s"] * 1e6, ".0f"),
+            f"{_num(r['time_per_step_s'] * 1e6, '.0f')} ({_num(_get(r, _TIME_FIT) * 1e6, '.0f')})",
             _num(r["carry_bytes"] / 1024, ".1f"),
             _num(r["xla_bytes"] / 1024, ".0f"),
             _stat(r["cosine"]),
