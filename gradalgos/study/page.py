@@ -154,7 +154,8 @@ def findings(result: dict) -> list[str]:
             f"SnAp-1 beats UORO on {HEADLINE_CELL} at {len(wins)} of {len(both)} sizes "
             f"(n = {n}: cosine "
             f"{seed_stats(s['cosine'])[0]:.2f} vs {seed_stats(u['cosine'])[0]:.2f} at "
-            f"{s['time_per_step_s'] * 1e6:.0f} vs {u['time_per_step_s'] * 1e6:.0f} µs per step): "
+            f"{_get(s, _TIME_FIT) * 1e6:.0f} vs {_get(u, _TIME_FIT) * 1e6:.0f} µs per step, "
+            "fastest call): "
             f"Menick et al.'s claim {verdict}."
         )
     # KF-RTRL variance vs UORO
@@ -175,6 +176,31 @@ def findings(result: dict) -> list[str]:
             f"for n = {ratios[0][0]}–{ratios[-1][0]} (×{ratios[-1][1]:.0f} at the largest): "
             f"Mujika et al.'s claim {verdict}."
         )
+    slopes = {}
+    for m in ("UORO", "KF-RTRL"):
+        pts = [(n, seed_stats(by[(m, n)]["variance"])[0]) for n in ns if (m, n) in by]
+        fit = fit_loglog(*zip(*pts, strict=True), octaves=None) if len(pts) >= 2 else None
+        slopes[m] = None if fit is None else fit.slope
+    if all(v is not None for v in slopes.values()):
+        out.append(
+            f"UORO's relative variance grows as n^{slopes['UORO']:.2f} on {HEADLINE_CELL}, "
+            f"KF-RTRL's as n^{slopes['KF-RTRL']:.2f}: the gap widens with n."
+        )
+    pw = result.get("pairwise")
+    if pw and len(pw["labels"]) > 2:
+        m, labels = np.asarray(pw["matrix"]), pw["labels"]
+        pairs = [(m[i, j], labels[i], labels[j]) for i in range(len(labels)) for j in range(i)]
+        # leave out RTRL and identical twins (e-prop with symmetric feedback is SnAp-1)
+        pairs = [p for p in pairs if "RTRL" not in (p[1], p[2]) and p[0] < 0.9999]
+        if pairs:
+            c, a, b = max(pairs)
+            out.append(
+                f"In the alignment matrix ({pw['cell']}, n = {pw['n']}), the closest two "
+                f"approximations are {b} and {a} (mean cosine {c:.2f}), the farthest from "
+                f"exact RTRL is {labels[int(np.argmin(m[labels.index('RTRL')]))]}."
+                if "RTRL" in labels
+                else f"In the alignment matrix, the closest two methods are {b} and {a} ({c:.2f})."
+            )
     # element-wise RTRL exact at O(P)
     for cell in ("IndRNN", "LRU", "element-wise LSTM"):
         rs = [r for r in rows_of(result, cell=cell) if r["method"] in ("SnAp-1", "RTRL")]
