@@ -85,7 +85,9 @@ def frontier(result: dict, path: Path, cell: str = "Elman") -> Path:
         )
         ax.annotate(f"n={rs[-1]['n']}", (t[-1], c[-1]), fontsize=7, alpha=0.7)
     ax.set(
-        xscale="log", xlabel="time per step [µs] (median, compile apart)", ylabel="median cosine"
+        xscale="log",
+        xlabel="time per step [µs] (fastest timed call, compile apart)",
+        ylabel="median cosine",
     )
     ax.set_title(f"{cell}: cost vs quality (marker size grows with n)")
     ax.grid(alpha=0.3)
