@@ -1,4 +1,5 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s train`, `nox -s compare`.
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s bench`, `nox -s train`, `nox -s compare`,
+`nox -s study`.
 
 bench, train and compare share one environment (`.nox/gradalgos`, JAX and the plotting and
 training extras, ~700 MB), built by the first of them and reused by the others.
@@ -67,3 +68,10 @@ def compare(session: nox.Session) -> None:
     """Train every algorithm on a few tasks; learning curves into reports/."""
     python = _shared_python(session)
     session.run(python, "-m", "gradalgos.training", "compare", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def study(session: nox.Session) -> None:
+    """Alignment study → reports/local/<host>/study/ (`-- --out reports/study` updates the
+    committed copy; `-- --quick`, `-- --help`)."""
+    session.run(_shared_python(session), "-m", "gradalgos.study", *session.posargs, external=True)

@@ -25,6 +25,7 @@ from gradalgos.algorithms import (
     SnAp,
     TraceState,
 )
+from gradalgos.alignment import Alignment, alignment
 from gradalgos.planner import Auto, Plan, plan
 from gradalgos.value_and_grad import value_and_grad
 
@@ -40,6 +41,7 @@ __all__ = [
     "UORO",
     "AbstractAlgorithm",
     "AbstractOnlineAlgorithm",
+    "Alignment",
     "Auto",
     "CheckpointedBPTT",
     "EProp",
@@ -50,6 +52,7 @@ __all__ = [
     "SnAp",
     "TraceState",
     "algorithms",
+    "alignment",
     "cells",
     "gradient_free",
     "losses",

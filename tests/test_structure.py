@@ -118,3 +118,19 @@ def test_the_readout_reproduces_the_steps_output(name):
     new, y = cell.step(params, state, x)
     got = readout_function(cell, params, state)(params, new, x)
     assert jnp.allclose(got, y, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(("cell", "size"), [("IndRNN", 256), ("ElementwiseLSTM", 16)])
+def test_float32_probe_finds_every_connection(cell, size):
+    """The probe point must not saturate tanh/sigmoid (a derivative of exactly 0 hides a
+    connection): float32 and float64 structures agree, and J^s is fully diagonal."""
+    extra = {"activation": "tanh"} if cell == "IndRNN" else {}
+    c = getattr(ga.cells, cell)(input_size=4, hidden_size=size, output_size=4, **extra)
+    found = []
+    for dtype in (jnp.float32, jnp.float64):
+        params = jax.tree_util.tree_map(lambda a, d=dtype: a.astype(d), c.init(jax.random.key(0)))
+        found.append(cell_structure(c, params, c.initial_state(dtype)))
+    np.testing.assert_array_equal(found[0].state_pattern, found[1].state_pattern)
+    for a, b in zip(found[0].touch.indices, found[1].touch.indices, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.diag(found[0].state_pattern).all()

@@ -242,9 +242,9 @@ def _spec(leaf: Any) -> tuple[tuple[int, ...], Any]:
     return tuple(jnp.shape(leaf)), jnp.dtype(leaf.dtype)
 
 
-def _random_like(tree_def: Any, specs: tuple[Any, ...], seed: int) -> Any:
+def _random_like(tree_def: Any, specs: tuple[Any, ...], seed: int, scale: float = 1.0) -> Any:
     rng = np.random.default_rng(seed)
-    leaves = [jnp.asarray(rng.standard_normal(shape), dtype) for shape, dtype in specs]
+    leaves = [jnp.asarray(scale * rng.standard_normal(shape), dtype) for shape, dtype in specs]
     return jax.tree_util.tree_unflatten(tree_def, leaves)
 
 
@@ -252,8 +252,11 @@ def _random_like(tree_def: Any, specs: tuple[Any, ...], seed: int) -> Any:
 def _cell_structure(cell: AbstractCell, key: tuple[Any, ...]) -> CellStructure:
     p_def, p_specs, s_def, s_specs = key
     with jax.ensure_compile_time_eval():
-        params = _random_like(p_def, p_specs, 1)
-        state = _random_like(s_def, s_specs, 2)
+        # N(0, 1/(S + m)) keeps pre-activations O(1): at N(0, 1), tanh and sigmoid saturate
+        # (a derivative of exactly 0, a connection missed) for wide cells, and in float32 often
+        scale = 1 / np.sqrt(sum(int(np.prod(shape)) for shape, _ in s_specs) + cell.input_size)
+        params = _random_like(p_def, p_specs, 1, scale)
+        state = _random_like(s_def, s_specs, 2, scale)
         x = _random_like(jax.tree_util.tree_structure(0), (((cell.input_size,), p_specs[0][1]),), 3)
         closed = _step_jaxpr(cell, params, state)
         s_flat, unravel = ravel_pytree(state)

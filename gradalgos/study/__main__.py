@@ -1,0 +1,5 @@
+import sys
+
+from gradalgos.study.cli import main
+
+sys.exit(main())
