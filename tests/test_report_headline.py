@@ -149,3 +149,27 @@ def test_committed_reports_read_in_one_minute(folder: str) -> None:
     _check_structure(path.read_text())
     assert (ROOT / folder / "DETAILS.md").exists()
     assert load_rows(ROOT / folder / "results.jsonl")
+
+
+def test_study_cosines_take_the_median_at_the_largest_n_not_above(tmp_path: Path) -> None:
+    """The headline's cosine of an approximate method comes from the alignment study's JSON:
+    Elman only, the largest n ≤ the table's n, the shorter T, the median over seeds."""
+    from gradalgos.plots.headline import study_cosines
+
+    def row(method: str, cell: str, n: int, T: int, cosine: list) -> dict:
+        return {"method": method, "cell": cell, "n": n, "T": T, "cosine": cosine}
+
+    rows = [
+        row("SnAp-1", "Elman", 64, 50, [0.7, 0.9, 0.8]),
+        row("SnAp-1", "Elman", 64, 200, [0.1, 0.1, 0.1]),
+        row("SnAp-1", "Elman", 256, 50, [0.0, 0.0, 0.0]),  # above n: ignored
+        row("SnAp-1", "LSTM", 64, 50, [0.2, 0.2, 0.2]),  # other cell: ignored
+        row("UORO", "Elman", 32, 50, [0.05, None, 0.01]),
+    ]
+    path = tmp_path / "alignment.json"
+    path.write_text(json.dumps({"rows": rows}))
+    got = study_cosines(path, 128)
+    assert got["snap"] == "approximate, cosine 0.80 vs exact RTRL (n = 64, T = 50)"
+    assert got["uoro"] == "approximate, cosine 0.03 vs exact RTRL (n = 32, T = 50)"
+    assert "kfrtrl" not in got
+    assert study_cosines(tmp_path / "missing.json", 128) == {}

@@ -6,7 +6,10 @@ method appears without edits here.
 
 from __future__ import annotations
 
+import json
+import statistics
 from collections.abc import Sequence
+from pathlib import Path
 
 from gradalgos.algorithms import registry
 from gradalgos.plots import theory
@@ -53,9 +56,27 @@ def worst_errors(rows: Sequence[Row], algorithms: Sequence[str]) -> dict[str, fl
     return out
 
 
-def _accuracy(rows: Sequence[Row], alg: str) -> str:
+def study_cosines(path: Path, n: int | None) -> dict[str, str]:
+    """Approximate method → its median per-step cosine with exact RTRL on Elman at the largest
+    n ≤ ``n`` of the alignment study (``reports/study/alignment.json``; {} where absent)."""
+    if n is None or not path.exists():
+        return {}
+    rows = [r for r in json.loads(path.read_text())["rows"] if r["cell"] == "Elman"]
+    out = {}
+    for alg in registry.names(exact=False, online=True):
+        mine = [r for r in rows if r["method"] == label(alg).split(" (")[0] and r["n"] <= n]
+        if mine:
+            top = max(mine, key=lambda r: (r["n"], -r["T"]))
+            cos = statistics.median(c for c in top["cosine"] if c is not None)
+            out[alg] = (
+                f"approximate, cosine {cos:.2f} vs exact RTRL (n = {top['n']}, T = {top['T']})"
+            )
+    return out
+
+
+def _accuracy(rows: Sequence[Row], alg: str, study: dict[str, str]) -> str:
     """Exact methods: worst relative error (float32 / float64); others: their cosine with the
-    float64 reference where measured."""
+    float64 reference where measured, else the alignment study's median cosine."""
     worst = worst_errors(rows, [alg])
     if alg in registry.names(exact=True) or alg in BASELINES:
         if not worst:
@@ -64,7 +85,7 @@ def _accuracy(rows: Sequence[Row], alg: str) -> str:
     cos = [r["cosine"] for r in select(rows, algorithm=alg) if r.get("cosine") is not None]
     if cos:
         return f"approximate, cosine ≥ {min(cos):.3f}"
-    return "approximate (cosine not measured)"
+    return study.get(alg, "approximate (cosine not measured)")
 
 
 def _unit(value: float | None, units: Sequence[tuple[str, float]]) -> str:
@@ -98,16 +119,19 @@ def _step_time(row: Row) -> float | None:
     return row.get("scan_time_per_step_s") or row.get("time_per_step_s")
 
 
-def headline_table(rows: Sequence[Row]) -> str:
+def headline_table(rows: Sequence[Row], study: Path | None = None) -> str:
     """Algorithm × time per step, XLA temp bytes, FLOPs per step and agreement: the exact
     methods and baselines from the n sweep at the largest n that RTRL and the hybrid share, the
-    approximate ones from the online-step sweep at its largest common n."""
+    approximate ones from the online-step sweep at its largest common n (their cosine from the
+    alignment study's JSON ``study`` where given)."""
     out = []
     n_exact = _exact_n(rows)
+    n_approx = reference_n(rows, ONLINE_STEP, _approx(rows))
+    cosines = study_cosines(study, n_approx) if study else {}
     for alg in (*registry.names(online=False), *BASELINES, *registry.names(online=True)):
         online_approx = alg in registry.names(exact=False, online=True)
         sweep = ONLINE_STEP if online_approx else "n"
-        n = reference_n(rows, ONLINE_STEP, _approx(rows)) if online_approx else n_exact
+        n = n_approx if online_approx else n_exact
         r = _at(rows, sweep, alg, n)
         if r is None:
             continue
@@ -118,7 +142,7 @@ def headline_table(rows: Sequence[Row]) -> str:
                 _time(_step_time(r)),
                 _bytes(r.get("mem_temp_size_in_bytes")),
                 fmt(r.get("flops_per_step"), 3),
-                _accuracy(rows, alg),
+                _accuracy(rows, alg, cosines),
             ]
         )
     headers = ["algorithm", "n / T", "time per step", "XLA temp memory", "FLOPs per step"]

@@ -192,7 +192,7 @@ def make_report(
         "Time, memory and FLOPs per step (n = hidden units, T = sequence length of the config; "
         "approximate methods: their step scanned over T in one call); memory is XLA's scratch "
         "(`temp_size_in_bytes`):\n",
-        headline.headline_table(rows),
+        headline.headline_table(rows, out / "study" / "alignment.json"),
         f"![{time_caption}](time_vs_n.png)\n",
         "**Findings.**\n",
         *(f"- {f}" for f in found),
@@ -230,6 +230,12 @@ def make_report(
             "## Training\n",
             "Learning curves, gradient-free baselines and paper reproductions: "
             "[TRAINING.md](TRAINING.md) (`nox -s compare`).\n",
+        ),
+        *_optional(
+            out / "study" / "STUDY.md",
+            "## Approximate methods: alignment with the exact gradient\n",
+            "Per-step cosine with exact RTRL by method, cell and n, its cost, and online learning: "
+            "[study/STUDY.md](study/STUDY.md) (`nox -s study`).\n",
         ),
     ]
     details = [
