@@ -134,3 +134,49 @@ def test_float32_probe_finds_every_connection(cell, size):
     for a, b in zip(found[0].touch.indices, found[1].touch.indices, strict=True):
         np.testing.assert_array_equal(a, b)
     assert np.diag(found[0].state_pattern).all()
+
+
+def test_snap1_on_a_gru_keeps_each_parameters_one_step_pattern() -> None:
+    """A GRU's reset-gate weights reach every h̃_i through W_hh; they must not merge the state
+    into one unit (SnAp-1 would become dense RTRL). Reference written here: M̃_t = P ⊙ (J^s
+    M̃_{t−1} + J^θ) with P the one-step pattern of J^θ (Menick et al. 2021), dense Jacobians;
+    without P it must give BPTT's gradient (a check of the reference itself)."""
+    from jax.flatten_util import ravel_pytree
+
+    import gradalgos as ga
+
+    cell = ga.cells.GRU(2, 9, 1)
+    params = cell.init(jax.random.key(0), jnp.float64)
+    xs = jax.random.normal(jax.random.key(1), (6, 2), jnp.float64)
+    targets = jax.random.normal(jax.random.key(2), (6, 1), jnp.float64)
+    theta, unravel = ravel_pytree(params)
+
+    def new_state(th, h, x):
+        return cell.step(unravel(th), h, x)[0]
+
+    def step_loss(th, h, target):  # ℓ_t through the read-out only: y = W_out h + b_out
+        p = unravel(th)
+        return ga.losses.mse(p["W_out"] @ h + p["b_out"], target)
+
+    h_rand = jax.random.normal(jax.random.key(3), (9,), jnp.float64)
+    pattern = jax.jacrev(new_state)(theta, h_rand, xs[0]) != 0
+
+    def reference(mask):
+        h, M, grad = cell.initial_state(jnp.float64), jnp.zeros((9, theta.size)), 0.0
+        for x, target in zip(xs, targets, strict=True):
+            Js, Jt = jax.jacrev(new_state, 1)(theta, h, x), jax.jacrev(new_state)(theta, h, x)
+            M = mask * (Js @ M + Jt)
+            h = new_state(theta, h, x)
+            grad = grad + jax.grad(step_loss, 1)(theta, h, target) @ M
+            grad = grad + jax.grad(step_loss)(theta, h, target)
+        return unravel(grad)
+
+    def flat(tree):
+        return ravel_pytree(tree)[0]
+
+    state0 = cell.initial_state(jnp.float64)
+    _, exact, _ = ga.value_and_grad(ga.BPTT(), cell, params, state0, xs, targets)
+    _, snap, _ = ga.value_and_grad(ga.SnAp(1), cell, params, state0, xs, targets)
+    np.testing.assert_allclose(flat(reference(True)), flat(exact), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(flat(snap), flat(reference(pattern)), rtol=1e-10, atol=1e-12)
+    assert np.max(np.abs(flat(snap) - flat(exact))) > 1e-6  # SnAp-1 is not RTRL on a GRU

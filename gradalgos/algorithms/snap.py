@@ -20,12 +20,12 @@ class SnAp(AbstractTraceAlgorithm):
 
     (``q_t = ∂ℓ_t/∂s_t``; the published form, which differs from RTRL's λ·M̃_{t-1} form for
     a masked M̃). ``Mask_n[k, θ_j] = 1`` iff θ_j can change state entry k within n steps,
-    derived from the cell's step (:mod:`gradalgos.cells.structure`). SnAp-1 keeps the units a
-    parameter touches in one step (a unit: the state entries parameters touch together):
-    one number per parameter for a vanilla cell, C = 2 for an LSTM's (h_i, c_i), needing
-    only the matching entries of J^s. Biased; exact where J^s is
-    diagonal (IndRNN, LRU, element-wise LSTM). SnAp-2 pays off on sparse recurrent weights
-    (on a dense one it is RTRL).
+    derived from the cell's step (:mod:`gradalgos.cells.structure`). SnAp-1 keeps the entries
+    a parameter changes in one step (the pattern of J^θ), widened to whole blocks where J^s is
+    block-diagonal with blocks of ≤ 8 entries: one number per parameter for a vanilla cell,
+    C = 2 for an LSTM's (h_i, c_i), all S for a GRU's reset-gate weights (they reach every
+    h̃_i). Biased; exact where J^s is (block-)diagonal (IndRNN, LRU, element-wise LSTM).
+    SnAp-2 pays off on sparse recurrent weights (on a dense one it is RTRL).
 
     Time per step O(C·cost(step) + C²·P) with C the largest mask (colours, see
     :mod:`gradalgos.algorithms.traces`), memory O(C·P): O(n²) for SnAp-1 on a fully

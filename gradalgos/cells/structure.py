@@ -160,9 +160,12 @@ class CellStructure:
 
     @functools.cached_property
     def units(self) -> np.ndarray:
-        """``(S,)`` the unit of each state entry: entries that a parameter touches together
-        (an LSTM's ``(h_i, c_i)``; a vanilla cell's units are single entries)."""
-        return _units(self.touch, self.state_size)
+        """``(S,)`` the unit of each state entry: the blocks of J^s where J^s is block-diagonal
+        with blocks of at most :data:`UNIT_LIMIT` entries (an element-wise LSTM's ``(h_i, c_i)``),
+        else single entries. SnAp-1's mask is the one-step pattern of J^θ (Menick et al. 2021)
+        widened to these units, so that it is exact on block-diagonal cells; on a dense cell (a
+        GRU, whose reset gate reaches every h̃_i) it stays the one-step pattern."""
+        return _units(self.state_pattern, UNIT_LIMIT)
 
     def reach(self, order: int | None) -> SparsePattern:
         """SnAp-``order``'s mask: the units a parameter touches in one step, grown by
@@ -194,9 +197,15 @@ def _reach(structure: CellStructure, order: int | None) -> SparsePattern:
     return SparsePattern(tuple(indptr), tuple(indices))
 
 
-def _units(touch: SparsePattern, S: int) -> np.ndarray:
-    """``(S,)`` unit label of each state entry: entries that one parameter touches together
-    share a unit (connected components, union-find)."""
+#: The largest block of J^s that SnAp-1 treats as one unit.
+UNIT_LIMIT = 8
+
+
+def _units(pattern: np.ndarray, limit: int) -> np.ndarray:
+    """``(S,)`` unit label of each state entry: the connected components of J^s's pattern
+    (union-find) if there are several and none has more than ``limit`` entries (J^s is
+    block-diagonal), else every entry alone."""
+    S = pattern.shape[0]
     parent = np.arange(S)
 
     def find(k: int) -> int:
@@ -205,12 +214,12 @@ def _units(touch: SparsePattern, S: int) -> np.ndarray:
             k = parent[k]
         return k
 
-    for ptr, idx in zip(touch.indptr, touch.indices, strict=True):
-        for j in range(len(ptr) - 1):
-            entries = idx[ptr[j] : ptr[j + 1]]
-            for k in entries[1:]:
-                parent[find(int(k))] = find(int(entries[0]))
-    return np.array([find(k) for k in range(S)])
+    for i, k in zip(*np.nonzero(pattern), strict=True):
+        parent[find(int(i))] = find(int(k))
+    labels = np.array([find(k) for k in range(S)])
+    sizes = np.bincount(labels)
+    blocks = np.count_nonzero(sizes)
+    return labels if blocks > 1 and sizes.max() <= limit else np.arange(S)
 
 
 def _reachable(
