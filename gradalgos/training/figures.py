@@ -265,6 +265,11 @@ def _section_acceptance(res: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _finite_or_none(x: Any) -> float | None:
+    """``x`` as a float, or None where it is missing or not finite (a diverged run)."""
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 def _headline(results: dict) -> list[str]:
     """What was run, one table (best and worst run per experiment beside its baseline) and the
     point: how many runs beat their baseline."""
@@ -274,7 +279,7 @@ def _headline(results: dict) -> list[str]:
         if not runs:
             continue
         higher = "accuracy" in res["metric"]
-        final = {k: r.get("final_metric") for k, r in runs.items()}
+        final = {k: _finite_or_none(r.get("final_metric")) for k, r in runs.items()}
         done = sorted((k for k in runs if final[k] is not None), key=final.get, reverse=higher)
         base = next(iter(runs.values())).get("baseline")
         beat += sum(base is None or (final[k] > base) == higher for k in done)
