@@ -23,7 +23,7 @@ from cpu_parallel import figure_parallel, parallel_section
 from cpu_rate import figure_rate_vs_n
 from cpu_repeats import spread_section
 
-from gradalgos.plots.results import comparable, latest, load_rows
+from gradalgos.plots.results import comparable, latest, load_rows, on_gpu
 
 
 def write(results: Path, out: Path) -> Path:
@@ -31,7 +31,7 @@ def write(results: Path, out: Path) -> Path:
     sections only for CPU rows); returns the page's path."""
     every = comparable(load_rows(results))
     rows = [r for r in latest(every) if r.get("status") == "ok"]
-    on_cpu = all(r.get("device", "cpu") == "cpu" for r in rows)
+    on_cpu = not on_gpu(rows)
     figure_rate_vs_n(rows, out)
     sections = [
         "# CPU diagnostics\n",

@@ -146,3 +146,14 @@ def test_cpu_diagnostics_are_outside_the_default_report(tmp_path: Path) -> None:
     cpu_figures = {"parallel.png", "page_faults.png", "rate_vs_n.png"}
     assert cpu_figures <= {p.name for p in tmp_path.glob("*.png")}
     assert not cpu_figures & set(FIGURES)
+
+
+def test_cpu_noise_page_of_gpu_rows_has_only_the_sections_that_apply(tmp_path: Path) -> None:
+    """GPU rows: no one-CPU or page-fault section (and no empty panels for them)."""
+    every = [{**r, "device": "gpu"} for r in _rows("a", "hybrid", 2.95, 0.25, 1.1)]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in every))
+    page = benchmark_module("cpu_noise").write(results, tmp_path).read_text()
+    assert "## Achieved rate" in page
+    assert "One CPU" not in page and "Page faults" not in page
+    assert not (tmp_path / "parallel.png").exists() and not (tmp_path / "page_faults.png").exists()
