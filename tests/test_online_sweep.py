@@ -131,11 +131,12 @@ def test_existing_colours_names_and_theory_are_unchanged() -> None:
 
 
 def test_rows_through_the_worker(tmp_path: Path) -> None:
-    """The quick sweep's configs at n = 8, 16 measured in a worker process: every row ok, with
+    """The quick sweep's configs at n = 8 measured in a worker process: every row ok, with
     the schema's fields, the settings it ran with and hand-checkable sizes."""
     results = tmp_path / "results.jsonl"
     configs = _sweep(mode="quick")
     assert sorted({c.n for c in configs}) == [8, 16]
+    configs = [c for c in configs if c.n == 8]  # one size through the worker keeps CI short
     with Worker("cpu") as worker:
         summary = run_configs(configs, results, run_metadata(["(test)"]), worker, progress=False)
     rows = load_rows(results)
@@ -171,13 +172,13 @@ def test_rows_through_the_worker(tmp_path: Path) -> None:
         same = [r for r in rows if (r["cell"], r["n"]) == point]
         assert len({r["bptt_time_per_step_s"] for r in same}) == 1
     by = {(r["algorithm"], r["cell"], r["n"]): r for r in rows}
-    rtrl = by[("rtrl", "elman", 16)]
+    rtrl = by[("rtrl", "elman", 8)]
     # Dense RTRL carries the state and M = ∂s/∂θ for the state's parameters, float32.
     assert rtrl["carry_type"] == "SensitivityState"
     assert rtrl["carry_bytes"] == 4 * rtrl["S"] * (1 + rtrl["P_state"])
-    assert by[("immediate", "elman", 16)]["carry_bytes"] == 4 * 16  # the state alone
+    assert by[("immediate", "elman", 8)]["carry_bytes"] == 4 * 8  # the state alone
     for cell in ELEMENTWISE_CELLS:
-        assert by[("rtrl", cell, 16)]["carry_type"] == "TraceState"  # the O(P) path
+        assert by[("rtrl", cell, 8)]["carry_type"] == "TraceState"  # the O(P) path
     assert by[("hybrid", "elman", 8)]["step_has_loop"] is True  # its block scans its steps
     assert by[("rflo", "elman", 8)]["algorithm_settings"] == {"leak": 0.5, "feedback": "random"}
     report = make_report(results, tmp_path).read_text()
