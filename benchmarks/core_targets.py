@@ -2,6 +2,9 @@
 
     python benchmarks/core_targets.py [--repeats 21] [--out reports/core_targets.json]
 
+With ``--out``, also ``core_targets.md`` beside it, which REPORT.md links (``--render JSON``
+writes that page again from a JSON, measuring nothing).
+
 1. BPTT vs a hand-written ``jax.jit(jax.value_and_grad(loss over lax.scan))``, Elman n=128,
    T=1000, batch 32, float32: time ratio (target ≤ 1.05).
 2. RTRL, Elman n=128, T=200, float32: XLA temp bytes (``memory_analysis()``) vs 3·S·P·4 bytes
@@ -229,11 +232,51 @@ def hybrid_vs_rtrl(repeats: int) -> dict:
     }
 
 
+def render(c: dict, json_path: str) -> str:
+    """``core_targets.md``: the targets as a table, where and at which code version measured."""
+    b, r, h = c["bptt_vs_hand_written"], c["rtrl_memory_and_gemm"], c["hybrid_vs_rtrl"]
+    jm = "J·M GFLOP/s / 1024³ matmul ≥ 0.6"
+    rows = [
+        (b["case"], "time / hand-written jax.grad(scan) ≤ 1.05", f"{b['ratio']:.3f}"),
+        (r["case"], "XLA temp bytes / (3·S·P·4) ≤ 1", f"{r['temp_over_budget']:.3f}"),
+        (r["case"], f"{jm} (product alone)", f"{r['jm_fraction_alone']:.2f}"),
+        (
+            r["case"],
+            "same, whole RTRL step (only J·M flops credited)",
+            f"{r['jm_fraction_whole_step']:.2f}",
+        ),
+        (h["case"], "RTRL time / hybrid time ≥ 20", f"{h['speedup']:.1f}"),
+    ]
+    m, version = c["machine"], c.get("code_version")
+    when = f", code version `{version}`, {c['date']}" if version else " (code version not recorded)"
+    return "\n".join(
+        [
+            "# Core performance targets\n",
+            "| case | criterion | measured |",
+            "|---|---|---|",
+            *(f"| {case} | {criterion} | {value} |" for case, criterion, value in rows),
+            "",
+            f"Measured on {m['device']} ({m['platform']}), jax {m['jax']}{when}, by "
+            f"`python benchmarks/core_targets.py --out {json_path}`.",
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=21)
-    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    parser.add_argument("--out", default=None, help="write the results as JSON here, and .md")
+    parser.add_argument(
+        "--render", metavar="JSON", help="only write JSON's .md page, measuring nothing"
+    )
     args = parser.parse_args()
+    if args.render:
+        with open(args.render) as f:
+            page = render(json.load(f), args.render)
+        with open(args.render.removesuffix(".json") + ".md", "w") as f:
+            f.write(page)
+        return
     results = {
         "machine": {
             "platform": platform.platform(),
@@ -252,6 +295,8 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")
+        with open(args.out.removesuffix(".json") + ".md", "w") as f:
+            f.write(render(results, args.out))
 
 
 if __name__ == "__main__":

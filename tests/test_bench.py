@@ -122,9 +122,12 @@ def test_code_version_hashes_the_measured_sources(tmp_path: Path) -> None:
     assert code_version(pkg) != before
 
 
-def test_report_says_when_the_core_targets_are_of_other_code(tmp_path: Path) -> None:
+def test_core_targets_page_and_the_report_says_when_it_is_of_other_code(tmp_path: Path) -> None:
+    """benchmarks/core_targets.py renders its JSON as core_targets.md; the report links that
+    page and flags it stale where its code version is not the rows'."""
     from gradalgos.plots.report import _core_targets
 
+    core_targets = benchmark_module("core_targets")
     case = {"case": "c", "ratio": 1.0, "temp_over_budget": 0.6, "speedup": 30.0}
     case |= {"jm_fraction_alone": 0.7, "jm_fraction_whole_step": 0.8}
     targets = {
@@ -133,15 +136,18 @@ def test_report_says_when_the_core_targets_are_of_other_code(tmp_path: Path) -> 
         "rtrl_memory_and_gemm": case,
         "hybrid_vs_rtrl": case,
     }
-    path = tmp_path / "core_targets.json"
-    path.write_text(json.dumps(targets))
-    assert "does not record the code version" in _core_targets(path, "aaa")
-    path.write_text(json.dumps(targets | {"code_version": "aaa", "date": "2026-11-26"}))
-    current = _core_targets(path, "aaa")
-    assert "code version `aaa`, 2026-11-26" in current and "Stale" not in current
-    stale = _core_targets(path, "bbb")
-    assert "**Stale:** the results above are of code version `bbb`, these of `aaa`" in stale
-    assert "Not measured" in _core_targets(tmp_path / "absent.json", "aaa")
+    assert "(code version not recorded)" in core_targets.render(targets, "x.json")
+    targets |= {"code_version": "aaa", "date": "2026-11-26"}
+    page = core_targets.render(targets, "x.json")
+    assert "| c | RTRL time / hybrid time ≥ 20 | 30.0 |" in page
+    assert "code version `aaa`, 2026-11-26" in page
+    assert _core_targets(tmp_path, "aaa") == []  # no page: no section
+    (tmp_path / "core_targets.json").write_text(json.dumps(targets))
+    (tmp_path / "core_targets.md").write_text(page)
+    current = "".join(_core_targets(tmp_path, "aaa"))
+    assert "[core_targets.md](core_targets.md)" in current and "Stale" not in current
+    stale = "".join(_core_targets(tmp_path, "bbb"))
+    assert "**Stale:** measured at code version `aaa`, the results above at `bbb`" in stale
 
 
 def test_store_appends_lines_and_skips_a_cut_line(tmp_path: Path) -> None:
@@ -185,11 +191,9 @@ def test_gpu_sweeps_extend_n_and_precision_is_part_of_the_key() -> None:
 
 def test_every_row_field_is_documented() -> None:
     """docs/results_schema.md explains each field the schema names, and only those."""
-    from gradalgos.bench.schema import STEP_FIELDS
-
     page = (Path(__file__).resolve().parents[1] / "docs" / "results_schema.md").read_text()
     documented = re.findall(r"^- `([^`]+)`:", page, flags=re.MULTILINE)
-    assert sorted(documented) == sorted({*COMMON_FIELDS, *MEASURED_FIELDS, *STEP_FIELDS})
+    assert sorted(documented) == sorted({*COMMON_FIELDS, *MEASURED_FIELDS})
 
 
 def test_attributable_gpu_peak() -> None:

@@ -76,21 +76,25 @@ def _rows() -> list[dict]:
                 )
                 | meta
             )
-    for alg, ratio in (("uoro", 4.0), ("snap", 2.0)):
-        for n in (32, 64):
-            rows.append(
-                n_sweep_row(
-                    alg,
-                    n,
-                    sweep="online-step",
-                    T=64,
-                    key=f"o-{alg}-{n}",
-                    time_per_step_s=ratio * _time_bptt(n),
-                    bptt_time_per_step_s=_time_bptt(n),
-                )
-                | meta
-            )
     return rows
+
+
+def _study(method: str, cell: str, n: int, T: int, cosine: list, ratio: float = 2.0) -> dict:
+    """A row of the alignment study's JSON: BPTT's step 1 µs, the method's scanned ``ratio``×."""
+    cost = {"scan_time_per_step_s": ratio * 1e-6, "bptt_time_per_step_s": 1e-6}
+    cost |= {"xla_temp_bytes": 2048, "flops_per_step": 1e5}
+    return {"method": method, "cell": cell, "n": n, "T": T, "cosine": cosine, **cost}
+
+
+def _study_rows() -> list[dict]:
+    return [
+        _study("SnAp-1", "Elman", 64, 50, [0.7, 0.9, 0.8], 2.0),
+        _study("SnAp-1", "Elman", 64, 200, [0.1, 0.1, 0.1]),  # the longer T: not the headline's
+        _study("SnAp-1", "Elman", 32, 50, [0.0, 0.0, 0.0]),  # a smaller n
+        _study("SnAp-1", "LSTM", 256, 50, [0.2, 0.2, 0.2]),  # another cell: not while on Elman
+        _study("UORO", "Elman", 32, 50, [0.05, None, 0.01], 4.0),
+        _study("RFLO", "CTRNN (leaky)", 16, 50, [0.3, 0.3, 0.3], 3.0),  # never on Elman
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +102,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     out = tmp_path_factory.mktemp("report")
     results = out / "results.jsonl"
     results.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
+    (out / "study").mkdir()
+    (out / "study" / "alignment.json").write_text(json.dumps({"rows": _study_rows()}))
     report = make_report(results)
     return report.read_text(), (out / "DETAILS.md").read_text()
 
@@ -124,7 +130,12 @@ def test_report_first_screen_has_table_figure_and_findings(rendered: tuple[str, 
     assert "At T = 256 and n = 16, checkpointed BPTT needs the least" in text
     assert f"{less:.0f}× less than BPTT's" in text
     assert "at most 3e-07 in float32" in text
-    assert "like BPTT's) costs 2.0× (SnAp-1) to 4.0× (UORO) a BPTT step" in text
+    assert "like BPTT's, costs 2× (SnAp-1) to 4× (UORO) a BPTT step" in text
+    assert (
+        "| SnAp-1 | 64 / 50 | 2 µs (2× BPTT's) | 2 KiB | 1e+05 | approximate, cosine 0.80 vs RTRL |"
+        in text
+    )
+    assert "| RFLO | 16 / 50 (CTRNN (leaky)) | 3 µs (3× BPTT's) |" in text
     # RTRL's and the hybrid's n stop at 64 and T at 256: no exponent is fitted or judged there.
     assert "| time/step vs n | RTRL | — | 4 | — | too small to fit |" in text
     assert "| temp bytes vs T | BPTT | — | 1 | — | too small to fit |" in text
@@ -151,25 +162,20 @@ def test_committed_reports_read_in_one_minute(folder: str) -> None:
     assert load_rows(ROOT / folder / "results.jsonl")
 
 
-def test_study_cosines_take_the_median_at_the_largest_n_not_above(tmp_path: Path) -> None:
-    """The headline's cosine of an approximate method comes from the alignment study's JSON:
-    Elman only, the largest n ≤ the table's n, the shorter T, the median over seeds."""
-    from gradalgos.plots.headline import study_cosines
+def test_study_rows_take_the_median_at_the_largest_n_on_elman(tmp_path: Path) -> None:
+    """The headline's approximate methods come from the alignment study's JSON: on Elman (else
+    the first cell the method ran on), the largest n, the shorter T, the median over seeds."""
+    from gradalgos.plots.headline import study_rows
 
-    def row(method: str, cell: str, n: int, T: int, cosine: list) -> dict:
-        return {"method": method, "cell": cell, "n": n, "T": T, "cosine": cosine}
-
-    rows = [
-        row("SnAp-1", "Elman", 64, 50, [0.7, 0.9, 0.8]),
-        row("SnAp-1", "Elman", 64, 200, [0.1, 0.1, 0.1]),
-        row("SnAp-1", "Elman", 256, 50, [0.0, 0.0, 0.0]),  # above n: ignored
-        row("SnAp-1", "LSTM", 64, 50, [0.2, 0.2, 0.2]),  # other cell: ignored
-        row("UORO", "Elman", 32, 50, [0.05, None, 0.01]),
-    ]
     path = tmp_path / "alignment.json"
-    path.write_text(json.dumps({"rows": rows}))
-    got = study_cosines(path, 128)
-    assert got["snap"] == "approximate, cosine 0.80 vs exact RTRL (n = 64, T = 50)"
-    assert got["uoro"] == "approximate, cosine 0.03 vs exact RTRL (n = 32, T = 50)"
-    assert "kfrtrl" not in got
-    assert study_cosines(tmp_path / "missing.json", 128) == {}
+    path.write_text(json.dumps({"rows": _study_rows()}))
+    got = study_rows(path)
+    assert set(got) == {"snap", "uoro", "rflo"}
+    assert (got["snap"]["n"], got["snap"]["T"], got["snap"]["cosine"]) == (
+        64,
+        50,
+        pytest.approx(0.8),
+    )
+    assert got["uoro"]["cosine"] == pytest.approx(0.03)
+    assert got["rflo"]["cell"] == "CTRNN (leaky)"
+    assert study_rows(tmp_path / "missing.json") == {} and study_rows(None) == {}

@@ -33,9 +33,13 @@ def test_tiny_sweep_rows_and_json(tiny):
     assert ("SnAp-1", "IndRNN", 4, 6) in keys
     for r in result["rows"]:
         assert len(r["cosine"]) == 2 and r["time_per_step_s"] > 0 and r["carry_bytes"] > 0
+        assert r["scan_time_per_step_s"] > 0 and r["bptt_time_per_step_s"] > 0
+        assert r["flops_per_step"] > 0 and r["bptt_flops_per_step"] > 0
         if r["method"] == "SnAp-1" and r["cell"] == "IndRNN":
             np.testing.assert_allclose(r["cosine"], 1, atol=1e-5)  # float32
         assert (r["variance"][0] is not None) == (r["method"] == "UORO")
+    for cell in ("Elman", "IndRNN"):  # BPTT is measured once per (cell, n, T)
+        assert len({r["bptt_time_per_step_s"] for r in result["rows"] if r["cell"] == cell}) == 1
     pw = result["pairwise"]
     assert pw["labels"] == ["UORO", "SnAp-1", "immediate"]
     np.testing.assert_allclose(np.diag(pw["matrix"]), 1, atol=1e-5)

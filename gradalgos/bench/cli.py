@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
     add, many, pos_int = p.add_argument, {"nargs": "+"}, _positive(int)
     add("--algorithms", **many, choices=(*registry.names(), "jax-scan"), help="default: all")
     add("--cells", **many, help="registered cell names, or the recipes ctrnn, stack, function")
-    add("--n", **many, type=pos_int, help="hidden sizes of the n and online-step sweeps")
+    add("--n", **many, type=pos_int, help="hidden sizes of the n sweeps")
     add("--T", **many, type=pos_int, help="sequence lengths of the T sweep")
     add("--batch", **many, type=pos_int, help="batch sizes of the batch sweep")
     add("--dtype", choices=("float32", "float64"), help="default float32 (agreement: both)")

@@ -93,16 +93,11 @@ def _reference(config: BenchConfig) -> tuple[float, list[np.ndarray]]:
 
 def measure(config: BenchConfig) -> dict[str, Any]:
     """Run one config on the default device; returns the fields of
-    :data:`~gradalgos.bench.schema.MEASURED_FIELDS` (and ``STEP_FIELDS`` for the
-    ``online-step`` sweep)."""
+    :data:`~gradalgos.bench.schema.MEASURED_FIELDS`."""
     if config.algorithm == "torch":
         from gradalgos.bench.baseline_torch import measure_torch
 
         return measure_torch(config)
-    if config.sweep == "online-step":
-        from gradalgos.bench.step_cost import measure_step
-
-        return measure_step(config)
     device_before = timing.device_memory()
     case = _case(_problem(config))
     with jax.default_matmul_precision(config.precision):  # applies while tracing

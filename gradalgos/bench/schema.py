@@ -3,7 +3,7 @@ each means. Readers ignore fields they do not know (older rows carry a few more)
 
 from __future__ import annotations
 
-__all__ = ["BASELINES", "COMMON_FIELDS", "MACHINE_FIELDS", "MEASURED_FIELDS", "STEP_FIELDS"]
+__all__ = ["BASELINES", "COMMON_FIELDS", "MACHINE_FIELDS", "MEASURED_FIELDS"]
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -28,10 +28,4 @@ MEASURED_FIELDS = _names(
     "mem_temp_size_in_bytes mem_argument_size_in_bytes mem_output_size_in_bytes "
     "mem_alias_size_in_bytes mem_generated_code_size_in_bytes mem_peak_memory_in_bytes "
     "xla_flops flops_per_step gflops gpu_peak_bytes loss ref_loss rel_err cosine max_abs_err"
-)
-#: Further fields of an ``online-step`` row.
-STEP_FIELDS = _names(
-    "steps_per_call step_has_loop carry_bytes carry_type algorithm_settings keyed bptt_T "
-    "bptt_compile_s bptt_time_per_step_s bptt_flops_per_step bptt_mem_temp_size_in_bytes "
-    "time_ratio_bptt scan_time_per_step_s scan_ratio_bptt flops_ratio_bptt"
 )

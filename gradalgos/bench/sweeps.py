@@ -4,15 +4,14 @@ Sweeps (the ``sweep`` field of every row; ``docs/benchmark.md`` says why these s
 ``n`` (time and memory vs n: BPTT-like at T = 8, RTRL at T = 2, the hybrid with h = S at
 T = 2·n), ``T`` (vs sequence length at fixed n), ``tbptt-k`` (TBPTT bias and cost vs k),
 ``hybrid-h`` (the hybrid vs its block length, h ≤ T/8), ``batch`` (BPTT vs RTRL vs B),
-``agreement`` (every whole-sequence algorithm × cell, float32 and float64, against the float64
-reference) and ``online-step`` (one step of every online method of the registry beside BPTT's
-step; RTRL also on IndRNN and LRU, its O(P) path).
+and ``agreement`` (every whole-sequence algorithm × cell, float32 and float64, against the
+float64 reference). The approximate online methods' step cost is measured by the alignment study
+(``gradalgos.study``), beside their gradients' quality.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 from gradalgos.algorithms import registry
@@ -20,20 +19,12 @@ from gradalgos.bench.baseline_torch import TORCH_CELLS
 from gradalgos.bench.config import BenchConfig
 from gradalgos.bench.schema import BASELINES
 
-__all__ = ["ELEMENTWISE_CELLS", "HYBRID_BLOCKS", "SIZES", "SWEEPS", "SweepOptions", "build_configs"]
+__all__ = ["HYBRID_BLOCKS", "SIZES", "SWEEPS", "SweepOptions", "build_configs"]
 
 #: The hybrid's n sweep runs T = HYBRID_BLOCKS · n steps with h = n (RTRL's: T = T_rtrl = 2).
 HYBRID_BLOCKS = 2
 
-SWEEPS = ("n", "T", "tbptt-k", "hybrid-h", "batch", "agreement", "online-step")
-
-#: Settings of the online-step sweep where a method's defaults do not run on Elman (RFLO takes
-#: the cell's own leak by default, and Elman has none); other methods run with their defaults.
-#: Listed in full, so that the rows say what was measured.
-ONLINE_SETTINGS: dict[str, dict[str, Any]] = {"rflo": {"leak": 0.5, "feedback": "random"}}
-#: Cells with a diagonal state Jacobian on which the online-step sweep times RTRL's exact
-#: element-wise path, O(P) per step (two of ``gradalgos.plots.theory.ELEMENTWISE_CELLS``).
-ELEMENTWISE_CELLS: tuple[str, ...] = ("indrnn", "lru")
+SWEEPS = ("n", "T", "tbptt-k", "hybrid-h", "batch", "agreement")
 
 
 _P2 = tuple(2**i for i in range(16))  # 1 … 32768
@@ -68,10 +59,6 @@ class Sizes:
     #: Checkpointed BPTT and TBPTT stop here in the n sweep (None: at max(n_bptt)): n = 16384
     #: costs them ~90 s of the 10-minute budget; BPTT and the scan baseline go on.
     n_max_variants: int | None = 8192
-    #: The online-step sweep's n, BPTT's T there, and the largest n of O(n³)-carry methods.
-    n_online: tuple[int, ...] = (32, 64, 128, 256)
-    online_T: int = 64
-    online_n_max_cubic: int = 128
 
 
 _FULL_CELLS = ("elman", "lstm", "gru", "irnn", "jordan", "indrnn", "second_order", "ctrnn")
@@ -100,8 +87,6 @@ SIZES: dict[str, Sizes] = {
         agreement_dtypes=("float64",),
         tbptt_k=4,
         n_max_variants=None,
-        n_online=(8, 16),
-        online_T=16,
     ),
     "default": Sizes(),
     "full": Sizes(
@@ -119,8 +104,6 @@ SIZES: dict[str, Sizes] = {
         batch_n=64,
         agreement_cells=(*_FULL_CELLS, "stack", "function"),
         n_max_variants=None,
-        n_online=(16, 32, 64, 128, 256, 512),
-        online_n_max_cubic=256,
     ),
 }
 
@@ -155,7 +138,7 @@ class SweepOptions:
 def _whole_sequence(name: str) -> bool:
     """Whether the agreement sweep runs the registered ``name`` on every cell: the offline
     and the exact online methods (the approximate ones are biased by design, some refuse
-    some cells: the online-step sweep measures them)."""
+    some cells: the alignment study measures them)."""
     info = registry.info(name)
     return not info.online or info.exact
 
@@ -165,8 +148,7 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
     z = SIZES[opts.mode]
     n_sweeps = ("n_bptt", "n_rtrl", "n_hybrid")
     if opts.n is not None:
-        z = dataclasses.replace(z, **dict.fromkeys((*n_sweeps, "n_online"), opts.n))
-        z = dataclasses.replace(z, online_n_max_cubic=max(opts.n))
+        z = dataclasses.replace(z, **dict.fromkeys(n_sweeps, opts.n))
     elif opts.device == "gpu" and opts.mode != "quick":
         extended = {f: _extend(getattr(z, f), GPU_EXTRA_N[f[2:]]) for f in n_sweeps}
         z = dataclasses.replace(z, **extended, n_max_variants=None)
@@ -238,22 +220,4 @@ def build_configs(opts: SweepOptions) -> list[BenchConfig]:
             add("n", "rtrl", n, z.T_rtrl)
         for n in z.n_hybrid:
             add("n", "hybrid", n, HYBRID_BLOCKS * n)
-    if "online-step" in opts.sweeps:
-        _online_step(z, cells, add)
     return out
-
-
-def _online_step(z: Sizes, cells: Sequence[str], add: Any) -> None:
-    """The online-step sweep's configs, one (cell, n) point after another (the worker measures
-    BPTT's step once per point): every online method of the registry on ``cells``, then RTRL on
-    :data:`ELEMENTWISE_CELLS`."""
-    for cell in cells:
-        for n in z.n_online:
-            for alg in registry.names(online=True, cell=cell):
-                cubic = (registry.info(alg).memory_exponent or 0) >= 3
-                if not cubic or n <= z.online_n_max_cubic:
-                    settings = ONLINE_SETTINGS.get(alg, {})
-                    add("online-step", alg, n, z.online_T, 1, cell_list=(cell,), **settings)
-    for cell in ELEMENTWISE_CELLS:
-        for n in z.n_online:
-            add("online-step", "rtrl", n, z.online_T, 1, cell_list=(cell,))

@@ -17,10 +17,7 @@ from gradalgos.plots.results import BASELINES, Row, fmt, select, table
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import label
 
-__all__ = ["findings", "headline_table", "reference_n", "summary_lines", "worst_errors"]
-
-#: Sweep of the approximate methods' per-step numbers (one step of ``update``, T = 64).
-ONLINE_STEP = "online-step"
+__all__ = ["findings", "headline_table", "study_rows", "summary_lines", "worst_errors"]
 
 
 def _main(rows: Sequence[Row], sweep: str) -> list[Row]:
@@ -29,13 +26,15 @@ def _main(rows: Sequence[Row], sweep: str) -> list[Row]:
     return [r for r in pts if r.get("batch") in (None, 1)]
 
 
-def reference_n(rows: Sequence[Row], sweep: str, algorithms: Sequence[str]) -> int | None:
-    """The largest n at which every algorithm of ``algorithms`` measured in ``sweep`` has a row
-    (elman, float32), or ``None``."""
-    pts = _main(rows, sweep)
-    sets = [{r["n"] for r in pts if r["algorithm"] == a} for a in algorithms]
-    sets = [s for s in sets if s]
-    common = set.intersection(*sets) if sets else set()
+def _exact_n(rows: Sequence[Row]) -> int | None:
+    """The largest n of the n sweep (elman, float32) at which every exact online method
+    measured there has a row, or ``None``."""
+    pts = _main(rows, "n")
+    sets = [
+        {r["n"] for r in pts if r["algorithm"] == a}
+        for a in registry.names(exact=True, online=True)
+    ]
+    common = set.intersection(*[s for s in sets if s] or [set()])
     return max(common) if common else None
 
 
@@ -46,46 +45,49 @@ def _at(rows: Sequence[Row], sweep: str, alg: str, n: int | None) -> Row | None:
     return [r for r in pts if r["n"] == top][-1] if pts else None
 
 
-def worst_errors(rows: Sequence[Row], algorithms: Sequence[str]) -> dict[str, float]:
-    """``{dtype: worst relative error vs float64 BPTT}`` over the agreement sweep's rows of
-    ``algorithms`` (every cell)."""
-    out: dict[str, float] = {}
-    for r in select(rows, sweep="agreement"):
-        if r["algorithm"] in algorithms and r.get("rel_err") is not None:
-            out[r["dtype"]] = max(out.get(r["dtype"], 0.0), r["rel_err"])
+def worst_errors(
+    rows: Sequence[Row], algorithms: Sequence[str], sweep: str | None = "agreement"
+) -> dict[str, tuple[float, str]]:
+    """``{dtype: (worst relative error vs float64 BPTT, the first config's label with it)}``
+    over the rows of ``algorithms`` in ``sweep`` (``None``: every sweep), every cell."""
+    out: dict[str, tuple[float, str]] = {}
+    for r in select(rows, **({"sweep": sweep} if sweep else {})):
+        err = r.get("rel_err")
+        if r["algorithm"] in algorithms and err is not None and err > out.get(r["dtype"], (-1,))[0]:
+            out[r["dtype"]] = (err, r["label"])
     return out
 
 
-def study_cosines(path: Path, n: int | None) -> dict[str, str]:
-    """Approximate method → its median per-step cosine with exact RTRL on Elman at the largest
-    n ≤ ``n`` of the alignment study (``reports/study/alignment.json``; {} where absent)."""
-    if n is None or not path.exists():
+def study_rows(path: Path | None) -> dict[str, dict]:
+    """Approximate method → its row of the alignment study (``reports/study/alignment.json``;
+    {} where absent): on Elman at the largest n it ran (else on the first cell it ran on), the
+    shortest T; ``"cosine"`` replaced by its median over seeds."""
+    if path is None or not path.exists():
         return {}
-    rows = [r for r in json.loads(path.read_text())["rows"] if r["cell"] == "Elman"]
+    rows = json.loads(path.read_text())["rows"]
     out = {}
     for alg in registry.names(exact=False, online=True):
-        mine = [r for r in rows if r["method"] == label(alg).split(" (")[0] and r["n"] <= n]
-        if mine:
-            top = max(mine, key=lambda r: (r["n"], -r["T"]))
+        mine = [r for r in rows if r["method"] == label(alg).split(" (")[0]]
+        if mine := [r for r in mine if r["cell"] == "Elman"] or mine:
+            cell = mine[0]["cell"]
+            top = max((r for r in mine if r["cell"] == cell), key=lambda r: (r["n"], -r["T"]))
             cos = statistics.median(c for c in top["cosine"] if c is not None)
-            out[alg] = (
-                f"approximate, cosine {cos:.2f} vs exact RTRL (n = {top['n']}, T = {top['T']})"
-            )
+            out[alg] = {**top, "cosine": cos}
     return out
 
 
-def _accuracy(rows: Sequence[Row], alg: str, study: dict[str, str]) -> str:
-    """Exact methods: worst relative error (float32 / float64); others: their cosine with the
-    float64 reference where measured, else the alignment study's median cosine."""
+def _accuracy(rows: Sequence[Row], alg: str) -> str:
+    """Exact methods and baselines: worst relative error (float32 / float64); TBPTT: its
+    lowest cosine with the float64 reference."""
     worst = worst_errors(rows, [alg])
     if alg in registry.names(exact=True) or alg in BASELINES:
         if not worst:
             return "exact (not measured)"
-        return "exact, rel. err ≤ " + " / ".join(f"{fmt(worst[d], 2)} ({d})" for d in sorted(worst))
+        return "exact, rel. err ≤ " + " / ".join(
+            f"{fmt(worst[d][0], 2)} ({d})" for d in sorted(worst)
+        )
     cos = [r["cosine"] for r in select(rows, algorithm=alg) if r.get("cosine") is not None]
-    if cos:
-        return f"approximate, cosine ≥ {min(cos):.3f}"
-    return study.get(alg, "approximate (cosine not measured)")
+    return f"approximate, cosine ≥ {min(cos):.3f}" if cos else "approximate (not measured)"
 
 
 def _unit(value: float | None, units: Sequence[tuple[str, float]]) -> str:
@@ -104,47 +106,30 @@ def _bytes(value: float | None) -> str:
     return _unit(value, (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1)))
 
 
-def _exact_n(rows: Sequence[Row]) -> int | None:
-    return reference_n(rows, "n", registry.names(exact=True, online=True))
-
-
-def _approx(rows: Sequence[Row]) -> list[str]:
-    measured = {r["algorithm"] for r in _main(rows, ONLINE_STEP)}
-    return [a for a in registry.names(exact=False, online=True) if a in measured]
-
-
-def _step_time(row: Row) -> float | None:
-    """Time per step; for an online-step row, its step scanned over T in one call (as BPTT's
-    call runs), not the one-step call, which pays a program launch per step."""
-    return row.get("scan_time_per_step_s") or row.get("time_per_step_s")
+def _ratio(row: dict) -> float | None:
+    """A study row's step scanned over T in one call / BPTT's step, measured side by side."""
+    scan, bptt = row.get("scan_time_per_step_s"), row.get("bptt_time_per_step_s")
+    return scan / bptt if scan and bptt else None
 
 
 def headline_table(rows: Sequence[Row], study: Path | None = None) -> str:
     """Algorithm × time per step, XLA temp bytes, FLOPs per step and agreement: the exact
-    methods and baselines from the n sweep at the largest n that RTRL and the hybrid share, the
-    approximate ones from the online-step sweep at its largest common n (their cosine from the
-    alignment study's JSON ``study`` where given)."""
+    methods and baselines from the n sweep at the largest n that RTRL and the hybrid share; the
+    approximate ones from the alignment study's JSON ``study`` (:func:`study_rows`): their step
+    scanned over T in one call, with its ratio to BPTT's step measured beside it."""
     out = []
     n_exact = _exact_n(rows)
-    n_approx = reference_n(rows, ONLINE_STEP, _approx(rows))
-    cosines = study_cosines(study, n_approx) if study else {}
     for alg in (*registry.names(online=False), *BASELINES, *registry.names(online=True)):
-        online_approx = alg in registry.names(exact=False, online=True)
-        sweep = ONLINE_STEP if online_approx else "n"
-        n = n_approx if online_approx else n_exact
-        r = _at(rows, sweep, alg, n)
-        if r is None:
-            continue
-        out.append(
-            [
-                label(alg),
-                f"{r['n']} / {r['T']}",
-                _time(_step_time(r)),
-                _bytes(r.get("mem_temp_size_in_bytes")),
-                fmt(r.get("flops_per_step"), 3),
-                _accuracy(rows, alg, cosines),
-            ]
-        )
+        if (r := _at(rows, "n", alg, n_exact)) is not None:
+            cols = [_time(r["time_per_step_s"]), _bytes(r.get("mem_temp_size_in_bytes"))]
+            cols += [fmt(r.get("flops_per_step"), 3), _accuracy(rows, alg)]
+            out.append([label(alg), f"{r['n']} / {r['T']}", *cols])
+    for alg, r in study_rows(study).items():
+        where = f"{r['n']} / {r['T']}" + ("" if r["cell"] == "Elman" else f" ({r['cell']})")
+        ratio = _ratio(r)
+        cols = [_time(r.get("scan_time_per_step_s")) + (f" ({ratio:.2g}× BPTT's)" if ratio else "")]
+        cols += [_bytes(r.get("xla_temp_bytes")), fmt(r.get("flops_per_step"), 3)]
+        out.append([label(alg), where, *cols, f"approximate, cosine {r['cosine']:.2f} vs RTRL"])
     headers = ["algorithm", "n / T", "time per step", "XLA temp memory", "FLOPs per step"]
     return table([*headers, "vs float64 BPTT"], out)
 
@@ -194,8 +179,9 @@ def _exponents(fits: ScalingFits) -> str | None:
     return "Fitted time-per-step exponents vs n over the top octaves: " + ", ".join(parts) + "."
 
 
-def findings(rows: Sequence[Row], time_fits: ScalingFits) -> list[str]:
-    """Three to five one-sentence findings, each computed from ``rows`` and the time fits."""
+def findings(rows: Sequence[Row], time_fits: ScalingFits, study: Path | None = None) -> list[str]:
+    """Three to five one-sentence findings, each computed from ``rows``, the time fits and the
+    alignment study's JSON ``study``."""
     out = []
     if fast := _fastest_online(rows):
         n, times = fast
@@ -220,20 +206,17 @@ def findings(rows: Sequence[Row], time_fits: ScalingFits) -> list[str]:
         out.append(
             f"Every exact method matches float64 BPTT on {len(cells)} "
             f"cell{'s' if len(cells) > 1 else ''} to a relative error "
-            "of at most " + " and ".join(f"{fmt(worst[d], 2)} in {d}" for d in sorted(worst)) + "."
+            "of at most "
+            + " and ".join(f"{fmt(worst[d][0], 2)} in {d}" for d in sorted(worst))
+            + "."
         )
     if text := _exponents(time_fits):
         out.append(text)
-    n_apx = reference_n(rows, ONLINE_STEP, _approx(rows))
-    ratios = sorted(
-        (_step_time(r) / r["bptt_time_per_step_s"], r["algorithm"])
-        for r in _main(rows, ONLINE_STEP)
-        if r["n"] == n_apx and r["algorithm"] in _approx(rows) and r.get("bptt_time_per_step_s")
-    )
+    ratios = sorted((x, alg) for alg, r in study_rows(study).items() if (x := _ratio(r)))
     if ratios:
         out.append(
-            f"At n = {n_apx}, a step of an approximate online method (scanned over T steps in "
-            f"one call, like BPTT's) costs {ratios[0][0]:.1f}× ({label(ratios[0][1])}) to "
-            f"{ratios[-1][0]:.1f}× ({label(ratios[-1][1])}) a BPTT step."
+            f"A step of an approximate online method, scanned over T steps in one call like "
+            f"BPTT's, costs {ratios[0][0]:.2g}× ({label(ratios[0][1])}) to {ratios[-1][0]:.2g}× "
+            f"({label(ratios[-1][1])}) a BPTT step (alignment study, largest n of each)."
         )
     return out

@@ -10,10 +10,7 @@ from pathlib import Path
 from gradalgos.plots import headline, tables
 from gradalgos.plots.crossover import figure_crossover
 from gradalgos.plots.hybrid_block import figure_hybrid_block
-from gradalgos.plots.online_step import FIGURE as ONLINE_STEP_FIGURE
-from gradalgos.plots.online_step import SWEEP as ONLINE_STEP_SWEEP
-from gradalgos.plots.online_step import figure_online_step, online_step_section
-from gradalgos.plots.results import Row, comparable, latest, load_rows, run_of, select, table
+from gradalgos.plots.results import Row, comparable, latest, load_rows, run_of
 from gradalgos.plots.scaling import (
     figure_memory_vs_n,
     figure_memory_vs_T,
@@ -33,7 +30,6 @@ FIGURES: dict[str, str] = {
     "hybrid_block.png": "Hybrid cost vs block length h",
     "crossover.png": "Crossovers: hybrid vs RTRL time, BPTT vs RTRL memory",
     "batch.png": "Batch-size effect, BPTT vs RTRL",
-    ONLINE_STEP_FIGURE: "Online methods: XLA FLOPs and time of one step vs n, BPTT's step beside",
 }
 
 #: The CPU diagnostics, for the reader who wants them (not run by the benchmark).
@@ -90,37 +86,19 @@ def _optional(path: Path, heading: str, text: str | None = None) -> list[str]:
     return [heading, text] if path.exists() else []
 
 
-def _core_targets(path: Path, version: str | None) -> str:
-    """The issue-2 performance targets from ``core_targets.json`` (benchmarks/core_targets.py),
-    and whether they were measured at ``version``, the code version of the report's rows."""
-    command = f"`python benchmarks/core_targets.py --out {path.as_posix()}`"
-    if not path.exists():
-        return f"Not measured: run {command}.\n"
-    c = json.loads(path.read_text())
-    b, r, h = c["bptt_vs_hand_written"], c["rtrl_memory_and_gemm"], c["hybrid_vs_rtrl"]
-    jm = "J·M GFLOP/s / 1024³ matmul ≥ 0.6"
-    rows = [
-        (b["case"], "time / hand-written jax.grad(scan) ≤ 1.05", f"{b['ratio']:.3f}"),
-        (r["case"], "XLA temp bytes / (3·S·P·4) ≤ 1", f"{r['temp_over_budget']:.3f}"),
-        (r["case"], f"{jm} (product alone)", f"{r['jm_fraction_alone']:.2f}"),
-        (
-            r["case"],
-            "same, whole RTRL step (only J·M flops credited)",
-            f"{r['jm_fraction_whole_step']:.2f}",
-        ),
-        (h["case"], "RTRL time / hybrid time ≥ 20", f"{h['speedup']:.1f}"),
-    ]
-    m, measured = c["machine"], c.get("code_version")
-    when = f", code version `{measured}`, {c['date']}" if measured else ""
-    lines = [table(["case", "criterion", "measured"], rows)]
-    lines += [f"Measured on {m['device']} ({m['platform']}), jax {m['jax']}{when}, by {command}."]
-    if measured is None:
-        lines += ["The file does not record the code version it measured (written before it did): "]
-        lines[-1] += f"these figures may be of older code than the results above; rerun {command}."
-    elif version is not None and measured != version:
-        lines += [f"**Stale:** the results above are of code version `{version}`, these of "]
-        lines[-1] += f"`{measured}`; rerun {command}."
-    return "\n".join(lines) + "\n"
+def _core_targets(out: Path, version: str | None) -> list[str]:
+    """A link to ``core_targets.md`` (``benchmarks/core_targets.py``), said stale where it was
+    measured at another code version than the rows'; nothing where it is absent."""
+    page, data = out / "core_targets.md", out / "core_targets.json"
+    if not page.exists():
+        return []
+    measured = json.loads(data.read_text()).get("code_version") if data.exists() else None
+    text = "BPTT vs hand-written `jax.grad(scan)`, RTRL's memory and J·M rate, the hybrid's "
+    text += "speed-up over RTRL: [core_targets.md](core_targets.md)."
+    if measured != version:
+        text += f" **Stale:** measured at code version `{measured}`, the results above at "
+        text += f"`{version}`: rerun `python benchmarks/core_targets.py --out {data.as_posix()}`."
+    return ["## Core performance targets\n", text + "\n"]
 
 
 def _provenance(rows: Sequence[Row], version: str | None) -> str:
@@ -173,26 +151,18 @@ def make_report(
     block_info = figure_hybrid_block(rows, out)
     cross = figure_crossover(rows, out, every)
     figure_batch(rows, out)
-    figure_online_step(rows, out)
-    if not select(rows, sweep=ONLINE_STEP_SWEEP):  # drawn (empty) but not linked
-        figures.pop(ONLINE_STEP_FIGURE, None)
     failed = len(all_rows) - len(rows)
-    online = [
-        "## Online methods: cost per step\n",
-        "One step of each online method's `update` beside BPTT's step, FLOP exponents and the "
-        "targets: [DETAILS.md](DETAILS.md#online-methods-cost-per-step) and [the figure]"
-        f"({ONLINE_STEP_FIGURE}).\n",
-    ]
-    online = online if ONLINE_STEP_FIGURE in figures else []
     time_caption = FIGURES["time_vs_n.png"]
-    found = headline.findings(rows, fits["time/step vs n"])
+    study = out / "study" / "alignment.json"
+    found = headline.findings(rows, fits["time/step vs n"], study)
     main = [
         "# gradalgos benchmark report\n",
         _provenance(every, version) + "\n",
         "Time, memory and FLOPs per step (n = hidden units, T = sequence length of the config; "
-        "approximate methods: their step scanned over T in one call); memory is XLA's scratch "
+        "approximate methods: from the alignment study, [study/STUDY.md](study/STUDY.md), their "
+        "step scanned over T in one call beside BPTT's); memory is XLA's scratch "
         "(`temp_size_in_bytes`):\n",
-        headline.headline_table(rows, out / "study" / "alignment.json"),
+        headline.headline_table(rows, study),
         f"![{time_caption}](time_vs_n.png)\n",
         "**Findings.**\n",
         *(f"- {f}" for f in found),
@@ -210,7 +180,6 @@ def make_report(
         "Each exponent is a least-squares slope in log-log over the top octaves of its sweep; "
         "the local slopes show where a regime changes.\n",
         tables.exponent_table(rows, fits),
-        *online,
         "## Gradient agreement\n",
         "Worst relative L2 error vs float64 BPTT, algorithm × cell (with 1 − cosine: DETAILS.md). "
         "TBPTT's error is its truncation bias; float64 BPTT is the reference (0 by "
@@ -223,8 +192,7 @@ def make_report(
         "## Figures\n",
         *(f"- [{caption}]({name})" for name, caption in figures.items() if name != "time_vs_n.png"),
         "",
-        "## Core performance targets\n",
-        _core_targets(out / "core_targets.json", version),
+        *_core_targets(out, version),
         *_optional(
             out / "TRAINING.md",
             "## Training\n",
@@ -245,7 +213,6 @@ def make_report(
         "## Acceptance checks\n",
         "The time and memory exponents' checks are in the exponent table of REPORT.md.\n",
         tables.acceptance_table(rows, fits, cross, block_info),
-        *(["## Online methods: cost per step\n", online_step_section(rows)] if online else []),
         "## CPU diagnostics\n",
         CPU_NOISE
         + "".join(

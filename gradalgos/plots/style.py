@@ -72,19 +72,9 @@ def no_data(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
 
 
-def note(ax: Any, text: str, corner: str = "lower right") -> None:
-    """Small print in a corner of the axes (``"lower right"`` or ``"upper left"``)."""
-    low, right = corner == "lower right", corner == "lower right"
-    ha, va = ("right", "bottom") if low else ("left", "top")
-    ax.text(
-        0.99 if right else 0.01,
-        0.01 if low else 0.99,
-        text,
-        ha=ha,
-        va=va,
-        fontsize=7,
-        transform=ax.transAxes,
-    )
+def note(ax: Any, text: str) -> None:
+    """Small print in the lower right corner of the axes."""
+    ax.text(0.99, 0.01, text, ha="right", va="bottom", fontsize=7, transform=ax.transAxes)
 
 
 def save(fig: Any, path: Path) -> Path:

@@ -11,6 +11,7 @@ from gradalgos.algorithms import registry
 from gradalgos.plots import theory
 from gradalgos.plots.crossover import Crossovers
 from gradalgos.plots.fit import local_slopes
+from gradalgos.plots.headline import worst_errors
 from gradalgos.plots.results import BASELINES, Row, run_of, select, table, within_run_ratios
 from gradalgos.plots.scaling import ScalingFits, too_small
 from gradalgos.plots.style import NAMES, series
@@ -104,18 +105,6 @@ def baseline_table(rows: Sequence[Row]) -> str:
     return table(headers, out)
 
 
-def _worst_rel_err(rows: Sequence[Row], dtype: str, algorithms: Sequence[str]) -> tuple:
-    pts = [
-        r
-        for r in select(rows, dtype=dtype)
-        if r["algorithm"] in algorithms and r.get("rel_err") is not None
-    ]
-    if not pts:
-        return None, "no data"
-    worst = max(pts, key=lambda r: r["rel_err"])
-    return worst["rel_err"], worst["label"]
-
-
 def acceptance_table(
     rows: Sequence[Row],
     fits: dict[str, ScalingFits],
@@ -137,14 +126,13 @@ def acceptance_table(
     n = select(rows, sweep="T", T=4096)[0]["n"] if ratio is not None else "?"
     ok = None if ratio is None else ratio <= 0.10
     check("checkpointed temp bytes / BPTT's at T = 4096 ≤ 0.10", ratio, ok, f"n = {n}")
+    exact, baselines = worst_errors(rows, EXACT, None), worst_errors(rows, BASELINES, None)
     for dtype, tol in (("float32", 1e-5), ("float64", 1e-10)):
-        worst, where = _worst_rel_err(rows, dtype, EXACT)
+        worst, where = exact.get(dtype, (None, "no data"))
         ok = None if worst is None else worst <= tol
         check(f"exact algorithms: worst relative error, {dtype} ≤ {tol:g}", worst, ok, where)
-    for dtype in ("float32", "float64"):
-        worst, where = _worst_rel_err(rows, dtype, BASELINES)
-        if worst is not None:
-            out.append([f"baselines: worst relative error, {dtype}", worst, "info", where])
+    for dtype, (worst, where) in sorted(baselines.items()):
+        out.append([f"baselines: worst relative error, {dtype}", worst, "info", where])
     out += [[f"crossover: {name}", value, "info", note] for name, (value, note) in cross.items()]
     out += [[name, value, "info", note] for name, (value, note) in (info or {}).items()]
     return table(["criterion", "measured", "verdict", "where"], out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gradalgos.algorithms import registry
 
-__all__ = ["ELEMENTWISE_CELLS", "ELEMENTWISE_TIME_VS_N", "MEMORY_VS_N", "MEMORY_VS_T", "TIME_VS_N"]
+__all__ = ["MEMORY_VS_N", "MEMORY_VS_T", "TIME_VS_N"]
 
 _INFO = {name: registry.info(name) for name in registry.names()}
 
@@ -16,7 +16,3 @@ TIME_VS_N = {**{a: i.time_exponent for a, i in _INFO.items()}, "jax-scan": 2, "t
 MEMORY_VS_T = {**{a: i.memory_vs_T for a, i in _INFO.items()}, "jax-scan": 1}
 #: XLA temp bytes ∝ n^k (T fixed); BPTT-like ones store T·n states plus an n² gradient: none.
 MEMORY_VS_N = {a: i.memory_exponent for a, i in _INFO.items() if i.memory_exponent is not None}
-#: Cells whose state Jacobian is diagonal (or small blocks): RTRL's exact element-wise path,
-#: O(P) per step with P ∝ n.
-ELEMENTWISE_CELLS = frozenset({"indrnn", "lru", "elementwise_lstm"})
-ELEMENTWISE_TIME_VS_N: float = 1

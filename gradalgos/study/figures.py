@@ -19,7 +19,10 @@ FIGURES = {
     "frontier.png": "cost/quality frontier: cosine vs time per step, one point per method and n",
     "variance_vs_n.png": "UORO vs KF-RTRL: variance of g_t over keys, relative to ‖g*_t‖², vs n",
     "alignment_matrix.png": "pairwise cosine between methods' g_t (Marschall et al.)",
+    "flops_vs_n.png": "XLA FLOPs of one step vs n (dashed: theory slope), BPTT's step dotted",
 }
+#: Cells with a diagonal state Jacobian, where exact RTRL costs O(P) = O(n) per step.
+ELEMENTWISE = ("IndRNN", "LRU", "element-wise LSTM")
 
 
 def _style(label: str) -> dict[str, Any]:
@@ -136,7 +139,49 @@ def alignment_matrix(result: dict, path: Path) -> Path:
     return save(fig, path)
 
 
+def _flops_panel(ax: Any, result: dict, cells: tuple[str, ...], theory: dict) -> None:
+    """FLOPs per step vs n of every method on ``cells`` (line style by cell), each theory slope
+    dashed through its largest n (``theory``: label → exponent), BPTT's step dotted."""
+    drawn = False
+    for cell, ls in zip(cells, ("-", "-.", ":"), strict=False):
+        rows = rows_of(result, cell=cell)
+        for label, rs in _by_method(rows).items():
+            pts = [(r["n"], r["flops_per_step"]) for r in rs if r.get("flops_per_step")]
+            if not pts:
+                continue
+            ns, fs = np.array(pts, float).T
+            name = label if len(cells) == 1 else f"{label}, {cell}"
+            ax.plot(ns, fs, ls, label=name, ms=4, **_style(label))
+            if (k := theory.get(label)) is not None and len(ns) > 1:
+                guide = fs[-1] * (ns / ns[-1]) ** k
+                ax.plot(ns, guide, "--", lw=0.8, alpha=0.6, color=_style(label)["color"])
+            drawn = True
+        bptt = sorted(
+            {(r["n"], r["bptt_flops_per_step"]) for r in rows if r.get("bptt_flops_per_step")}
+        )
+        if bptt:
+            ax.plot(*zip(*bptt, strict=True), ":", color="k", label=f"BPTT step, {cell}")
+    if not drawn:
+        no_data(ax, "FLOPs per step")
+    ax.set(xscale="log", yscale="log", xlabel="n", ylabel="XLA FLOPs per step")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+
+
+def flops_vs_n(result: dict, path: Path) -> Path:
+    """Left: every method on Elman (theory: the registry's exponent); right: the methods on the
+    element-wise cells (theory: 1 for the exact ones, O(P))."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    theory = {k: v["time_exponent"] for k, v in result["meta"]["theory"].items()}
+    T = result["meta"]["lengths"][0]
+    _flops_panel(left, result, ("Elman",), theory)
+    left.set_title(f"Elman: one online step (B = 1) and one step of BPTT's T = {T} call")
+    _flops_panel(right, result, ELEMENTWISE, {"RTRL": 1, "SnAp-1": 1})
+    right.set_title("diagonal state Jacobian: exact RTRL and SnAp-1 are O(P) = O(n)")
+    return save(fig, path)
+
+
 def draw_all(result: dict, out: Path) -> list[Path]:
     """Every figure of :data:`FIGURES` into ``out``."""
-    draw = (cosine_vs_n, frontier, variance_vs_n, alignment_matrix)
+    draw = (cosine_vs_n, frontier, variance_vs_n, alignment_matrix, flops_vs_n)
     return [f(result, out / name) for f, name in zip(draw, FIGURES, strict=True)]

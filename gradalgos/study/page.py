@@ -19,9 +19,13 @@ import numpy as np
 from gradalgos.plots.fit import fit_loglog
 from gradalgos.study.figures import FIGURES, ORDER, rows_of, seed_stats
 
-__all__ = ["findings", "headline", "render"]
+__all__ = ["cost_findings", "findings", "headline", "render", "scan_ratio"]
 
 HEADLINE_CELL = "Elman"
+#: A step of an approximate method of BPTT's order (O(n²)) costs at most this many BPTT steps.
+RATIO_TARGET = 4.0
+#: A FLOP exponent agrees with its theory within this distance.
+SLOPE_TOLERANCE = 0.2
 #: The time exponents are fitted to the fastest of the timed calls (the least disturbed by
 #: other jobs on the CPUs); the table shows the median.
 _TIME_FIT = "time_per_step_min_s"
@@ -44,6 +48,12 @@ def _fit(rows: list[dict], field: str) -> float | None:
     pts = [(r["n"], r[field]) for r in rows if r.get(field)]
     fit = fit_loglog(*zip(*pts, strict=True)) if len(pts) >= 2 else None
     return None if fit is None else fit.slope
+
+
+def scan_ratio(row: dict) -> float | None:
+    """The step scanned over T in one call / BPTT's step, from one unit's measurements."""
+    scan, bptt = row.get("scan_time_per_step_s"), row.get("bptt_time_per_step_s")
+    return scan / bptt if scan and bptt else None
 
 
 def _get(row: dict, field: str) -> float:
@@ -77,16 +87,9 @@ def headline(result: dict, train: dict | None = None) -> str:
     n = _headline_n(rows)
     theory = result["meta"]["theory"]
     tasks, trained = _training(train)
-    head = [
-        "method",
-        "time/step [µs] median (min)",
-        "carry [KiB]",
-        "XLA memory [KiB]",
-        "median cosine [seed range]",
-        "cos(Σg, BPTT)",
-        "time exp. fit (theory)",
-        "carry exp. fit (theory)",
-    ]
+    head = ["method", "time/step [µs] median (min)", "scanned / BPTT step", "FLOPs/step"]
+    head += ["carry [KiB]", "XLA memory [KiB]", "median cosine [seed range]", "cos(Σg, BPTT)"]
+    head += ["FLOP exp. fit (theory)", "time exp. fit (theory)", "carry exp. fit (theory)"]
     head += [f"{name}: {t['metric']} {'↑' if t['higher_is_better'] else '↓'}" for name, t in tasks]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     seen = set()
@@ -94,31 +97,45 @@ def headline(result: dict, train: dict | None = None) -> str:
         m = r["method"]
         mine = [x for x in rows if x["method"] == m]
         th = theory.get(m, {})
+        time_th = _num(th.get("time_exponent"), "g")
         cols = [
             m,
             f"{_num(r['time_per_step_s'] * 1e6, '.0f')} ({_num(_get(r, _TIME_FIT) * 1e6, '.0f')})",
+            _num(scan_ratio(r), ".2f"),
+            _num(r.get("flops_per_step"), ".3g"),
             _num(r["carry_bytes"] / 1024, ".1f"),
             _num(r["xla_bytes"] / 1024, ".0f"),
             _stat(r["cosine"]),
             _num(seed_stats(r["summed_cosine"])[0]),
-            f"{_num(_fit(mine, _TIME_FIT), '.2f')} ({_num(th.get('time_exponent'), 'g')})",
+            f"{_num(_fit(mine, 'flops_per_step'), '.2f')} ({time_th})",
+            f"{_num(_fit(mine, _TIME_FIT), '.2f')} ({time_th})",
             f"{_num(_fit(mine, 'carry_bytes'), '.2f')} ({_num(th.get('memory_exponent'), 'g')})",
         ]
         seen.add(_key(m))
         cols += [trained.get(_key(m), {}).get(name, "—") for name, _ in tasks]
         lines.append("| " + " | ".join(cols) + " |")
+    blank = len(head) - len(tasks) - 1
     for key, cells in trained.items():  # trained methods without an alignment row (TBPTT, …)
         if key not in seen:
             lines.append(
                 "| "
-                + " | ".join([cells["label"]] + ["—"] * 7 + [cells.get(t, "—") for t, _ in tasks])
+                + " | ".join(
+                    [cells["label"]] + ["—"] * blank + [cells.get(t, "—") for t, _ in tasks]
+                )
                 + " |"
             )
+    bptt = next((r for r in rows if r["n"] == n and r.get("bptt_time_per_step_s")), {})
     caption = (
         f"{HEADLINE_CELL}, n = {n}, T = {rows[0]['T']}, {result['meta']['seeds']} seeds, "
         f"{result['meta']['samples']} keys per stochastic method; exponents fitted over the "
         f"{HEADLINE_CELL} sizes measured (top two octaves)."
     )
+    if bptt:
+        caption += (
+            f" BPTT's step here: {bptt['bptt_time_per_step_s'] * 1e6:.1f} µs and "
+            f"{_num(bptt.get('bptt_flops_per_step'), '.3g')} FLOPs (its T-step call / T); "
+            "*scanned*: the method's step scanned over T in one call, as BPTT's call runs."
+        )
     if tasks:
         caption += " Training columns: median final metric over seeds [range] (online study)."
     caption += (
@@ -134,8 +151,49 @@ def _median_cos(result: dict, method: str, cell: str, n: int | None = None, T: i
     return seed_stats(rs[-1]["cosine"])[0] if rs else None
 
 
+def cost_findings(result: dict) -> list[str]:
+    """The step's cost on the headline cell: scanned time vs BPTT's step at the headline n,
+    against :data:`RATIO_TARGET` for the methods of BPTT's order, and the FLOP exponents vs
+    theory (within :data:`SLOPE_TOLERANCE`)."""
+    rows = rows_of(result, cell=HEADLINE_CELL)
+    if not rows:
+        return []
+    out, n = [], _headline_n(rows)
+    theory = result["meta"]["theory"]
+    order_p = [
+        (ratio, r["method"])
+        for r in rows
+        if r["n"] == n
+        and (theory.get(r["method"], {}).get("time_exponent") or 9) <= 2
+        and (ratio := scan_ratio(r)) is not None
+    ]
+    if order_p:
+        order_p.sort()
+        over = [f"{m} {x:.1f}×" for x, m in order_p if x > RATIO_TARGET]
+        out.append(
+            f"At n = {n} on {HEADLINE_CELL}, a step of the O(n²) methods, scanned over T in one "
+            f"call, costs {order_p[0][0]:.2f}× ({order_p[0][1]}) to {order_p[-1][0]:.2f}× "
+            f"({order_p[-1][1]}) BPTT's step: {len(order_p) - len(over)} of {len(order_p)} within "
+            f"{RATIO_TARGET:g}×" + (f" (over: {', '.join(over)})." if over else ".")
+        )
+    fits = []
+    for m in dict.fromkeys(r["method"] for r in rows):
+        th = theory.get(m, {}).get("time_exponent")
+        slope = _fit([r for r in rows if r["method"] == m], "flops_per_step")
+        if th is not None and slope is not None:
+            fits.append((m, slope, th))
+    if fits:
+        bad = [f"{m} {k:.2f} vs {th:g}" for m, k, th in fits if abs(k - th) > SLOPE_TOLERANCE]
+        out.append(
+            f"XLA FLOPs per step grow with n as the theory says (within ±{SLOPE_TOLERANCE:g}, top "
+            f"two octaves of {HEADLINE_CELL}) for {len(fits) - len(bad)} of {len(fits)} methods"
+            + (f"; not: {'; '.join(bad)}." if bad else ".")
+        )
+    return out
+
+
 def findings(result: dict) -> list[str]:
-    out = []
+    out = cost_findings(result)
     rows = rows_of(result, cell=HEADLINE_CELL)
     by = {(r["method"], r["n"]): r for r in rows}
     ns = sorted({r["n"] for r in rows})
@@ -206,11 +264,12 @@ def findings(result: dict) -> list[str]:
         rs = [r for r in rows_of(result, cell=cell) if r["method"] in ("SnAp-1", "RTRL")]
         if rs:
             worst = min(min(x for x in r["cosine"] if x is not None) for r in rs)
-            slope = _fit([r for r in rs if r["method"] == "RTRL"], "carry_bytes")
+            rtrl = [r for r in rs if r["method"] == "RTRL"]
+            slope, flops = _fit(rtrl, "carry_bytes"), _fit(rtrl, "flops_per_step")
             out.append(
                 f"On {cell}, RTRL and SnAp-1 agree with the exact gradient (lowest per-seed median "
-                f"cosine {worst:.6f}, float32) with a carry growing as "
-                f"n^{_num(slope, '.2f')} = O(P): "
+                f"cosine {worst:.6f}, float32); RTRL's carry grows as n^{_num(slope, '.2f')} and "
+                f"its FLOPs per step as n^{_num(flops, '.2f')}, i.e. O(P): "
                 "element-wise RTRL is exact at O(P) (Zucchet et al.; Irie et al.)."
             )
     # immediate as the floor
@@ -320,9 +379,12 @@ def render(result: dict, train: dict | None = None) -> str:
         f"- Caps on 2 CPUs: {caps or 'none'}. SnAp-2 runs only on the sparse cells (on a dense "
         "cell it is RTRL); e-prop (symmetric feedback, = SnAp-1, tests/test_approx.py) only on "
         "Elman and CTRNN.",
-        "- Time: median of the compiled online step after a warm-up call, compile apart; memory: "
-        "the carry's bytes and XLA's `memory_analysis()` of the step "
-        "(arguments + outputs + temp − aliased).",
+        "- Time: median of the compiled online step (carry donated) after a warm-up call, compile "
+        "apart; *scanned*: the method's offline `value_and_grad` over the T steps in one call / T, "
+        "beside BPTT's T-step call / T (same worker, same sequence). Memory: the carry's bytes and "
+        "XLA's `memory_analysis()` of the step (arguments + outputs + temp − aliased). FLOPs: "
+        "XLA's `cost_analysis()` of the step, exact (no loop in it); BPTT's counts each loop body "
+        "once, i.e. one step.",
         f"- Sweep took {meta['seconds'] / 60:.1f} min ({_cpu(meta)} of CPU) on {meta['machine']} "
         f"({meta['backend']}, {meta.get('workers', 1)} worker(s)); load average at the end "
         f"{_num(meta.get('load_average'), '.1f')}"
