@@ -84,11 +84,8 @@ def figure_rate_vs_n(rows: Sequence[Row], out: Path) -> dict[str, LogLogFit | No
     ax.grid(True, which="both", alpha=0.3)
     if fits:
         ax.legend(fontsize=8, loc="lower right")
-    style.note(
-        ax,
-        "time exponent = operation-count exponent − rate slope\n"
-        "RTRL: 2·S²·P per propagating step; hybrid: 2hS³ + 2hSP + 2S²P per block",
-        "upper left",
-    )
+    note = "time exponent = operation-count exponent − rate slope\n"
+    note += "RTRL: 2·S²·P per propagating step; hybrid: 2hS³ + 2hSP + 2S²P per block"
+    ax.text(0.01, 0.99, note, ha="left", va="top", fontsize=7, transform=ax.transAxes)
     style.save(fig, out / "rate_vs_n.png")
     return fits

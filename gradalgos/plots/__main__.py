@@ -6,7 +6,7 @@ import argparse
 
 from gradalgos.plots.headline import summary_lines
 from gradalgos.plots.report import make_report
-from gradalgos.plots.results import latest, load_rows
+from gradalgos.plots.results import latest, load_rows, select
 
 
 def main() -> None:
@@ -17,11 +17,8 @@ def main() -> None:
     p.add_argument("--code-version", help="report this code version (default: the latest)")
     args = p.parse_args()
     report = make_report(args.results, args.out, code_version=args.code_version)
-    rows = [
-        r for r in latest(load_rows(args.results), args.code_version) if r.get("status") == "ok"
-    ]
-    print("\n".join(summary_lines(rows)))
-    print(f"report: {report}")
+    rows = select(latest(load_rows(args.results), args.code_version))  # the successful ones
+    print(*summary_lines(rows), f"report: {report}", sep="\n")
 
 
 if __name__ == "__main__":

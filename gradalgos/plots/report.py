@@ -33,10 +33,8 @@ FIGURES: dict[str, str] = {
 }
 
 #: The CPU diagnostics, for the reader who wants them (not run by the benchmark).
-CPU_NOISE = (
-    "CPU diagnostics (run-to-run spread of the exponents, achieved GFLOP/s, one core vs all, "
-    "page faults): `python benchmarks/cpu_noise.py RESULTS OUT`."
-)
+CPU_NOISE = "CPU diagnostics (run-to-run spread of the exponents, achieved GFLOP/s, one core vs "
+CPU_NOISE += "all, page faults): `python benchmarks/cpu_noise.py RESULTS OUT`."
 
 
 def _distinct(rows: Sequence[Row], field: str) -> str:
@@ -215,9 +213,7 @@ def make_report(
         tables.acceptance_table(rows, fits, cross, block_info),
         "## CPU diagnostics\n",
         CPU_NOISE
-        + "".join(
-            _optional(out / "CPU_NOISE.md", " This folder's: ", "[CPU_NOISE.md](CPU_NOISE.md).")
-        )
+        + "".join(_optional(out / "CPU_NOISE.md", " Here: [CPU_NOISE.md](CPU_NOISE.md).", ""))
         + "\n",
         "## Gradient agreement (relative L2 error / 1 − cosine vs float64 BPTT)\n",
         tables.agreement_table(rows),

@@ -152,20 +152,19 @@ def _median_cos(result: dict, method: str, cell: str, n: int | None = None, T: i
 
 
 def cost_findings(result: dict) -> list[str]:
-    """The step's cost on the headline cell: scanned time vs BPTT's step at the headline n,
-    against :data:`RATIO_TARGET` for the methods of BPTT's order, and the FLOP exponents vs
+    """The step's cost on the headline cell: the O(n²) methods' scanned time vs BPTT's step at
+    the largest n they all reached, against :data:`RATIO_TARGET`, and the FLOP exponents vs
     theory (within :data:`SLOPE_TOLERANCE`)."""
     rows = rows_of(result, cell=HEADLINE_CELL)
     if not rows:
         return []
-    out, n = [], _headline_n(rows)
-    theory = result["meta"]["theory"]
+    out, theory = [], result["meta"]["theory"]
+    quadratic = [r for r in rows if (theory.get(r["method"], {}).get("time_exponent") or 9) <= 2]
+    n = _headline_n(quadratic) if quadratic else None  # the largest n all of them reached
     order_p = [
         (ratio, r["method"])
-        for r in rows
-        if r["n"] == n
-        and (theory.get(r["method"], {}).get("time_exponent") or 9) <= 2
-        and (ratio := scan_ratio(r)) is not None
+        for r in quadratic
+        if r["n"] == n and (ratio := scan_ratio(r)) is not None
     ]
     if order_p:
         order_p.sort()
