@@ -160,6 +160,9 @@ def cost_findings(result: dict) -> list[str]:
         return []
     out, theory = [], result["meta"]["theory"]
     quadratic = [r for r in rows if (theory.get(r["method"], {}).get("time_exponent") or 9) <= 2]
+    # a step that loops (TBPTT replay re-runs its window each step) is k steps, not judged
+    looped = sorted({r["method"] for r in quadratic if r.get("flops_per_step") is None})
+    quadratic = [r for r in quadratic if r["method"] not in looped]
     n = _headline_n(quadratic) if quadratic else None  # the largest n all of them reached
     order_p = [
         (ratio, r["method"])
@@ -173,7 +176,13 @@ def cost_findings(result: dict) -> list[str]:
             f"At n = {n} on {HEADLINE_CELL}, a step of the O(n²) methods, scanned over T in one "
             f"call, costs {order_p[0][0]:.2f}× ({order_p[0][1]}) to {order_p[-1][0]:.2f}× "
             f"({order_p[-1][1]}) BPTT's step: {len(order_p) - len(over)} of {len(order_p)} within "
-            f"{RATIO_TARGET:g}×" + (f" (over: {', '.join(over)})." if over else ".")
+            f"{RATIO_TARGET:g}×"
+            + (f" (over: {', '.join(over)})" if over else "")
+            + (
+                f"; not judged, its step loops over a window: {', '.join(looped)}."
+                if looped
+                else "."
+            )
         )
     fits = []
     for m in dict.fromkeys(r["method"] for r in rows):
