@@ -12,6 +12,7 @@ NaN propagates to the loss and gradient as IEEE arithmetic dictates.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -595,6 +596,31 @@ def check_key(algorithm: Any, cell: AbstractCell, key: Any) -> jax.Array | None:
     )
 
 
+def check_leaf_shapes(
+    field: str, tree: Any, params: Params, want: Callable[[int, Any], tuple | None], where: str
+) -> None:
+    """A carry's ``field`` (e.g. ``carry.traces``) is a pytree like ``params`` whose leaf ``i``
+    has the shape ``want(i, param_leaf)`` (``None``: the leaf must be ``None``); otherwise a
+    ``ValueError`` naming the leaf by path and ``where`` (``"for UORO on Elman"``)."""
+    p_leaves, p_def = jax.tree_util.tree_flatten(params)
+    try:
+        leaves = p_def.flatten_up_to(tree)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"{field} must be a pytree like params (build the carry with init())"
+        ) from err
+    for i, (name, p, t) in enumerate(
+        zip(_param_paths(field, params), p_leaves, leaves, strict=True)
+    ):
+        wanted = want(i, p)
+        got = None if t is None else tuple(jnp.shape(t))
+        if got != wanted:
+            raise ValueError(
+                f"{name} must be {'None' if wanted is None else _shape_str(wanted)} {where}, "
+                f"got {'None' if got is None else _shape_str(got)}; build the carry with init()"
+            )
+
+
 def check_traces(algorithm: Any, cell: Any, params: Params, carry: Any, order: Any) -> None:
     """The traces of a :class:`~gradalgos.algorithms.traces.TraceState` match what ``init``
     builds: leaves ``(C, *param.shape)`` or ``None``; feedback ``(o, S)`` or ``None``."""
@@ -602,24 +628,12 @@ def check_traces(algorithm: Any, cell: Any, params: Params, carry: Any, order: A
     from gradalgos.cells.structure import cell_structure
 
     plan = trace_plan(cell_structure(cell, params, carry.state), order)
-    p_leaves, p_def = jax.tree_util.tree_flatten(params)
-    try:
-        t_leaves = p_def.flatten_up_to(carry.traces)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            "carry.traces must be a pytree like params (build the carry with init())"
-        ) from err
-    names = _param_paths("carry.traces", params)
-    for name, p, t, rows in zip(names, p_leaves, t_leaves, plan.rows, strict=True):
-        want = None if rows is None else (plan.colors, *jnp.shape(p))
-        got = None if t is None else tuple(jnp.shape(t))
-        if got != want:
-            raise ValueError(
-                f"{name} must be "
-                f"{'None' if want is None else _shape_str(want)} for {type(algorithm).__name__} "
-                f"on {type(cell).__name__}, got {'None' if got is None else _shape_str(got)}; "
-                "build the carry with init()"
-            )
+    where = f"for {type(algorithm).__name__} on {type(cell).__name__}"
+
+    def want(i: int, p: Any) -> tuple | None:
+        return None if plan.rows[i] is None else (plan.colors, *jnp.shape(p))
+
+    check_leaf_shapes("carry.traces", carry.traces, params, want, where)
     random = getattr(algorithm, "feedback", "symmetric") == "random"
     fb = carry.feedback
     want_fb = (cell.output_size, plan.entry_color.shape[0]) if random else None

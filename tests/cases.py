@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import gradalgos as ga
 
@@ -75,3 +76,24 @@ CELL_CASES.update(
         "elman-ring": lambda: ga.cells.Elman(input_size=3, hidden_size=4, output_size=2, ring=True),
     }
 )
+
+
+def shape_tree(tree):
+    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
+
+
+def as_numpy(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+def randomised(tree, key, scale=0.7):
+    """Every leaf replaced by random N(0, scale²) values (non-zero biases, peepholes, masked
+    weights, states)."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    keys = jax.random.split(key, len(leaves))
+    return treedef.unflatten(
+        [
+            scale * jax.random.normal(k, leaf.shape, leaf.dtype)
+            for k, leaf in zip(keys, leaves, strict=True)
+        ]
+    )

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cases import CELL_CASES
+from cases import CELL_CASES, as_numpy, randomised, shape_tree
 
 import gradalgos as ga
 from gradalgos.cells import (
@@ -291,26 +291,6 @@ CASES["ctrnn-sigmoid"] = CASES["ctrnn"]._replace(
     cell=functools.partial(CTRNN, M, O, taus=TAUS, dt=0.5, activation="sigmoid"),
     reference=functools.partial(np_ctrnn, act=sigmoid),
 )
-
-
-def shape_tree(tree):
-    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
-
-
-def as_numpy(tree):
-    return jax.tree_util.tree_map(np.asarray, tree)
-
-
-def randomised(tree, key, scale=0.7):
-    """Every leaf replaced by random N(0, scale²) values (non-zero biases, peepholes, states)."""
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    keys = jax.random.split(key, len(leaves))
-    return treedef.unflatten(
-        [
-            scale * jax.random.normal(k, leaf.shape, leaf.dtype)
-            for k, leaf in zip(keys, leaves, strict=True)
-        ]
-    )
 
 
 # --- Tests -----------------------------------------------------------------------------------

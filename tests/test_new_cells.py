@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cases import as_numpy, randomised, shape_tree
 from jax.flatten_util import ravel_pytree
 
 import gradalgos as ga
@@ -69,26 +70,6 @@ def ring_pattern(n):
 
 
 # --- Helpers ---------------------------------------------------------------------------------
-
-
-def shape_tree(tree):
-    return jax.tree_util.tree_map(lambda a: tuple(a.shape), tree)
-
-
-def as_numpy(tree):
-    return jax.tree_util.tree_map(np.asarray, tree)
-
-
-def randomised(tree, key, scale=0.7):
-    """Every leaf replaced by random N(0, scale²) values (masked weights included)."""
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    keys = jax.random.split(key, len(leaves))
-    return treedef.unflatten(
-        [
-            scale * jax.random.normal(k, leaf.shape, leaf.dtype)
-            for k, leaf in zip(keys, leaves, strict=True)
-        ]
-    )
 
 
 def random_point(cell, key, scale=0.7):

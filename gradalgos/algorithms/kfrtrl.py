@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
 import jax
@@ -236,31 +237,21 @@ class KFRTRL(AbstractOnlineAlgorithm):
         return KFRTRLState(state, unflatten(A), unflatten(u), key)
 
     def check_carry(self, cell: AbstractCell, params: Params, carry: KFRTRLState) -> None:
-        from gradalgos._validation import _param_paths, _shape_str
+        from gradalgos._validation import check_leaf_shapes
 
         plan = kronecker_plan(cell, params, carry.state)
         S = cell.state_size
-        p_leaves, p_def = jax.tree_util.tree_flatten(params)
-        for field in ("A", "u"):
-            try:
-                leaves = p_def.flatten_up_to(getattr(carry, field))
-            except (TypeError, ValueError) as err:
-                raise ValueError(
-                    f"carry.{field} must be a pytree like params (build the carry with init())"
-                ) from err
-            names = _param_paths(f"carry.{field}", params)
-            for name, p, t, rows in zip(names, p_leaves, leaves, plan.rows, strict=True):
+        where = f"for KFRTRL on {type(cell).__name__}"
+
+        def want(field: str) -> Callable[[int, Any], tuple | None]:
+            def shape(i: int, p: Any) -> tuple | None:
                 r, rest = _split(tuple(jnp.shape(p)))
-                want = None if rows is None else ((S, r) if field == "A" else (rest,))
-                got = None if t is None else tuple(jnp.shape(t))
-                if got != want:
-                    raise ValueError(
-                        f"{name} must be "
-                        f"{'None' if want is None else _shape_str(want)} for KFRTRL on "
-                        f"{type(cell).__name__}, got "
-                        f"{'None' if got is None else _shape_str(got)}; build the carry with "
-                        "init()"
-                    )
+                return None if plan.rows[i] is None else ((S, r) if field == "A" else (rest,))
+
+            return shape
+
+        for field in ("A", "u"):
+            check_leaf_shapes(f"carry.{field}", getattr(carry, field), params, want(field), where)
         check_carry_key(self, carry.key)
 
     def update(

@@ -118,7 +118,7 @@ class UORO(AbstractOnlineAlgorithm):
         return UOROState(state, jnp.zeros_like(s), theta, key)
 
     def check_carry(self, cell: AbstractCell, params: Params, carry: UOROState) -> None:
-        from gradalgos._validation import _param_paths, _shape_str
+        from gradalgos._validation import _shape_str, check_leaf_shapes
 
         S = cell.state_size
         got = tuple(jnp.shape(carry.s_tilde))
@@ -127,25 +127,10 @@ class UORO(AbstractOnlineAlgorithm):
                 f"carry.s_tilde must have shape {_shape_str((S,))} (S,) for UORO on "
                 f"{type(cell).__name__}, got {_shape_str(got)}; build the carry with init()"
             )
-        p_leaves, p_def = jax.tree_util.tree_flatten(params)
-        try:
-            t_leaves = p_def.flatten_up_to(carry.theta_tilde)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                "carry.theta_tilde must be a pytree like params (build the carry with init())"
-            ) from err
         keep = jax.tree_util.tree_leaves(state_parameter_mask(cell, params, carry.state))
-        names = _param_paths("carry.theta_tilde", params)
-        for name, p, t, k in zip(names, p_leaves, t_leaves, keep, strict=True):
-            want = tuple(jnp.shape(p)) if k else None
-            got = None if t is None else tuple(jnp.shape(t))
-            if got != want:
-                raise ValueError(
-                    f"{name} must be "
-                    f"{'None' if want is None else _shape_str(want)} for UORO on "
-                    f"{type(cell).__name__}, got {'None' if got is None else _shape_str(got)}; "
-                    "build the carry with init()"
-                )
+        where = f"for UORO on {type(cell).__name__}"
+        want = lambda i, p: tuple(jnp.shape(p)) if keep[i] else None  # noqa: E731
+        check_leaf_shapes("carry.theta_tilde", carry.theta_tilde, params, want, where)
         check_carry_key(self, carry.key)
 
     def update(
