@@ -16,6 +16,7 @@ from gradalgos.plots import theory
 from gradalgos.plots.results import BASELINES, Row, fmt, select, table
 from gradalgos.plots.scaling import ScalingFits
 from gradalgos.plots.style import label
+from gradalgos.study.cost import scan_ratio
 
 __all__ = ["findings", "headline_table", "study_rows", "summary_lines", "worst_errors"]
 
@@ -106,12 +107,6 @@ def _bytes(value: float | None) -> str:
     return _unit(value, (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1)))
 
 
-def _ratio(row: dict) -> float | None:
-    """A study row's step scanned over T in one call / BPTT's step, measured side by side."""
-    scan, bptt = row.get("scan_time_per_step_s"), row.get("bptt_time_per_step_s")
-    return scan / bptt if scan and bptt else None
-
-
 def headline_table(rows: Sequence[Row], study: Path | None = None) -> str:
     """Algorithm × time per step, XLA temp bytes, FLOPs per step and agreement: the exact
     methods and baselines from the n sweep at the largest n that RTRL and the hybrid share; the
@@ -126,7 +121,7 @@ def headline_table(rows: Sequence[Row], study: Path | None = None) -> str:
             out.append([label(alg), f"{r['n']} / {r['T']}", *cols])
     for alg, r in study_rows(study).items():
         where = f"{r['n']} / {r['T']}" + ("" if r["cell"] == "Elman" else f" ({r['cell']})")
-        ratio = _ratio(r)
+        ratio = scan_ratio(r)
         cols = [_time(r.get("scan_time_per_step_s")) + (f" ({ratio:.2g}× BPTT's)" if ratio else "")]
         cols += [_bytes(r.get("xla_temp_bytes")), fmt(r.get("flops_per_step"), 3)]
         out.append([label(alg), where, *cols, f"approximate, cosine {r['cosine']:.2f} vs RTRL"])
@@ -212,7 +207,7 @@ def findings(rows: Sequence[Row], time_fits: ScalingFits, study: Path | None = N
         )
     if text := _exponents(time_fits):
         out.append(text)
-    ratios = sorted((x, alg) for alg, r in study_rows(study).items() if (x := _ratio(r)))
+    ratios = sorted((x, alg) for alg, r in study_rows(study).items() if (x := scan_ratio(r)))
     if ratios:
         out.append(
             f"A step of an approximate online method, scanned over T steps in one call like "

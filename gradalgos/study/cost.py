@@ -25,7 +25,7 @@ import gradalgos as ga
 from gradalgos.bench.timing import cost_flops, memory_bytes, time_compiled
 from gradalgos.losses import mse
 
-__all__ = ["carry_bytes", "has_loop", "scanned_costs", "step_cost"]
+__all__ = ["carry_bytes", "has_loop", "scan_ratio", "scanned_costs", "step_cost"]
 
 #: An HLO ``while`` instruction (``%w = (loop state types) while(...)``), and a float type.
 _LOOP = re.compile(r"=(.*?)\bwhile\(")
@@ -54,6 +54,12 @@ def has_loop(compiled: Any) -> bool | None:
     except Exception:
         return None
     return any(_FLOAT.search(m.group(1)) for m in _LOOP.finditer(text))
+
+
+def scan_ratio(row: dict[str, Any]) -> float | None:
+    """A study row's step scanned over T in one call / BPTT's step, measured side by side."""
+    scan, bptt = row.get("scan_time_per_step_s"), row.get("bptt_time_per_step_s")
+    return scan / bptt if scan and bptt else None
 
 
 def _key(alg: ga.AbstractOnlineAlgorithm) -> jax.Array | None:

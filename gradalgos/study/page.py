@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gradalgos.plots.fit import fit_loglog
+from gradalgos.study.cost import scan_ratio
 from gradalgos.study.figures import FIGURES, ORDER, rows_of, seed_stats
 
 __all__ = ["cost_findings", "findings", "headline", "render", "scan_ratio"]
@@ -48,12 +49,6 @@ def _fit(rows: list[dict], field: str) -> float | None:
     pts = [(r["n"], r[field]) for r in rows if r.get(field)]
     fit = fit_loglog(*zip(*pts, strict=True)) if len(pts) >= 2 else None
     return None if fit is None else fit.slope
-
-
-def scan_ratio(row: dict) -> float | None:
-    """The step scanned over T in one call / BPTT's step, from one unit's measurements."""
-    scan, bptt = row.get("scan_time_per_step_s"), row.get("bptt_time_per_step_s")
-    return scan / bptt if scan and bptt else None
 
 
 def _get(row: dict, field: str) -> float:
